@@ -1,0 +1,57 @@
+"""agentcache: a caching middleware chain for OpenAI Agents SDK models.
+
+    from agentcache import CachedModel
+    result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
+"""
+
+from .call import CallState, ModelCall, explain_difference
+from .chain import Handler, Stage, StageContext, build_chain
+from .control import Controls, namespace, no_cache, no_store, refresh, ttl
+from .entry import CorruptEntry, Entry
+from .guard import GuardedStore
+from .hookspecs import hookimpl
+from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
+from .model import CacheConfig, CachedModel, CachedModelProvider
+from .plugins import PluginStatus, Plugins, get_plugins
+from .stats import Stats, StatsSnapshot
+from .stores.base import CacheKey, Store
+from .stores.file import FileStore
+from .stores.memory import MemoryStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KEY_VERSION",
+    "SETTINGS_POLICY",
+    "CacheConfig",
+    "CacheKey",
+    "CachedModel",
+    "CachedModelProvider",
+    "CallState",
+    "Controls",
+    "CorruptEntry",
+    "Entry",
+    "FileStore",
+    "GuardedStore",
+    "Handler",
+    "KeyDifference",
+    "KeyEncodingError",
+    "MemoryStore",
+    "ModelCall",
+    "PluginStatus",
+    "Plugins",
+    "Stage",
+    "StageContext",
+    "Stats",
+    "StatsSnapshot",
+    "Store",
+    "build_chain",
+    "explain_difference",
+    "get_plugins",
+    "hookimpl",
+    "namespace",
+    "no_cache",
+    "no_store",
+    "refresh",
+    "ttl",
+]

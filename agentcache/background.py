@@ -1,0 +1,41 @@
+"""Writes that must not delay the caller, without losing them or their errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from .stats import Stats
+
+log = logging.getLogger("agentcache")
+
+
+class Background:
+    """Runs coroutines as tasks (which copy the caller's contextvars, so SDK tracing spans stay
+    current), keeps a strong reference until they finish, and never lets an error escape."""
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._guard(coro, what))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._stats.count("errors", what)
+            log.exception("agentcache: background %s failed", what)
+
+    async def flush(self) -> None:
+        """Wait for every pending write; call before a script exits or a test asserts."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

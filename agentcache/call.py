@@ -1,0 +1,115 @@
+"""``ModelCall``: one model call as the chain sees it.
+
+The SDK arguments are kept as given (the inner model receives exactly them); the normalized
+view used for the key is computed lazily, once, on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from agents.agent_output import AgentOutputSchemaBase
+from agents.handoffs import Handoff
+from agents.items import TResponseInputItem
+from agents.model_settings import ModelSettings
+from agents.models.interface import ModelTracing
+from agents.models.openai_responses import Converter
+from agents.tool import Tool
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+
+from . import keys
+from .control import Controls
+from .entry import Entry
+from .stores.base import CacheKey
+
+
+@dataclass
+class CallState:
+    """What the chain decided for one call; stages write it, stats and tracing read it."""
+
+    outcome: str = "miss"
+    """``hit``, ``miss`` or ``bypass``."""
+    layer: str | None = None
+    """Which layer answered a hit: ``exact``, ``coalesced`` (single-flight) or a plugin's."""
+    bypass_reason: str | None = None
+    entry: Entry | None = None
+    """The entry that answered (hit) or was written (miss)."""
+    write: asyncio.Task[None] | None = None
+    """The background write of ``entry``, while single-flight keeps serving it."""
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """A frozen view of one ``get_response`` / ``stream_response`` call and its cache context."""
+
+    system_instructions: str | None
+    input: str | list[TResponseInputItem]
+    model_settings: ModelSettings
+    tools: list[Tool]
+    output_schema: AgentOutputSchemaBase | None
+    handoffs: list[Handoff[Any, Any]]
+    tracing: ModelTracing
+    previous_response_id: str | None
+    conversation_id: str | None
+    prompt: ResponsePromptParam | None
+    streamed: bool
+    model_identity: Mapping[str, Any]
+    namespace: str
+    key_extras: Mapping[str, Any] | None = None
+    controls: Controls = field(default_factory=Controls)
+    state: CallState = field(default_factory=CallState, compare=False, repr=False)
+
+    @cached_property
+    def key_parts(self) -> dict[str, Any]:
+        """The named, normalized parts the key hashes; raises :class:`KeyEncodingError`."""
+        schema = Converter.get_response_format(self.output_schema)
+        return {
+            "v": keys.KEY_VERSION,
+            "model": dict(self.model_identity),
+            "namespace": self.namespace,
+            "extras": keys.to_jsonable(self.key_extras, "key_extras"),
+            "instructions": self.system_instructions,
+            "input": keys.input_part(self.input),
+            "settings": keys.settings_part(self.model_settings),
+            "tools": keys.tools_part(self.tools, self.handoffs),
+            "output_schema": keys.to_jsonable(schema, "output_schema") if schema else None,
+            "prompt": keys.to_jsonable(self.prompt, "prompt"),
+            "server_state": [self.previous_response_id, self.conversation_id],
+        }
+
+    @cached_property
+    def key(self) -> CacheKey:
+        return CacheKey(self.namespace, keys.digest(self.key_parts))
+
+    @property
+    def cacheable(self) -> bool:
+        return self.state.outcome != "bypass"
+
+    def sdk_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The original arguments, for calling the inner model."""
+        args = (
+            self.system_instructions,
+            self.input,
+            self.model_settings,
+            self.tools,
+            self.output_schema,
+            self.handoffs,
+            self.tracing,
+        )
+        kwargs = {
+            "previous_response_id": self.previous_response_id,
+            "conversation_id": self.conversation_id,
+            "prompt": self.prompt,
+        }
+        return args, kwargs
+
+
+def explain_difference(left: ModelCall, right: ModelCall) -> list[keys.KeyDifference]:
+    """Why two calls got different keys: the parts that differ, as paths (empty: same key)."""
+    return keys.diff_parts(left.key_parts, right.key_parts)

@@ -1,0 +1,60 @@
+"""The middleware chain: stages folded around the inner model call, built once per model.
+
+Each stage is a small object with ``handle(call, call_next)``. The chain is the right fold of
+the stages sorted by ``order`` over a terminal handler that calls the inner model, so a call
+runs stage 1 → stage 2 → ... → model, and each stage sees the response on the way back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
+
+from agents.items import ModelResponse
+
+from .call import ModelCall
+from .stats import Stats
+
+if TYPE_CHECKING:
+    from .background import Background
+    from .guard import GuardedStore
+    from .model import CacheConfig
+
+Handler = Callable[[ModelCall], Awaitable[ModelResponse]]
+
+# Built-in positions; plugin stages pick an order between them.
+ORDER_STATS = 10
+ORDER_BYPASS = 100
+ORDER_EXACT = 200
+ORDER_SEMANTIC = 300
+ORDER_SINGLE_FLIGHT = 400
+ORDER_STORE = 500
+
+
+class Stage(Protocol):
+    """One step of the chain. It must await ``call_next(call)`` unless it answers itself."""
+
+    name: str
+    order: int
+
+    async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse: ...
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage may use: given to ``agentcache_stages`` hooks and built-in stage factories."""
+
+    store: GuardedStore
+    stats: Stats
+    config: CacheConfig
+    background: Background
+
+
+def build_chain(stages: Iterable[Stage], terminal: Handler) -> Handler:
+    handler = terminal
+    for stage in sorted(stages, key=lambda s: s.order, reverse=True):
+        # partial, not a closure: one coroutine frame per stage on the hot path, not two.
+        handler = partial(stage.handle, call_next=handler)
+    return handler

@@ -1,0 +1,67 @@
+"""Every hook a plugin can implement. This module is the reference for plugin authors.
+
+Hooks *register* things and make *synchronous, pure decisions*; they never run the cache. pluggy
+calls hooks synchronously, so async work belongs in a :class:`~agentcache.chain.Stage`, which a
+plugin contributes through :func:`agentcache_stages` and the chain then awaits.
+
+A plugin is a module or object with functions decorated by ``agentcache.hookimpl``, registered
+through the ``agentcache`` entry-point group::
+
+    [project.entry-points.agentcache]
+    my_rules = "my_package.agentcache_rules"
+
+See ``examples/agentcache_example_plugin`` for a complete third-party plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .call import ModelCall
+    from .chain import Stage, StageContext
+    from .stores.base import Store
+
+hookspec = pluggy.HookspecMarker("agentcache")
+hookimpl = pluggy.HookimplMarker("agentcache")
+
+StoreFactory = Callable[[str], "Store"]
+
+
+@hookspec(firstresult=True)
+def agentcache_bypass(call: ModelCall) -> str | None:  # type: ignore[empty-body]
+    """Return a reason to send this call straight to the model, or ``None`` to let it be cached.
+
+    The first non-``None`` reason wins; it is counted in ``stats().bypasses`` under that name and
+    shown in debug logs, so make it a short, stable identifier such as ``"pii_detected"``.
+    ``call`` is a frozen :class:`~agentcache.ModelCall`: read ``call.input``,
+    ``call.model_settings``, ``call.tools``... Runs on every call, so keep it cheap and never
+    raise: an exception is logged, counted as ``errors["bypass_hook"]`` and the call bypasses
+    with reason ``bypass_hook_error`` (a broken rule must not serve a wrong hit).
+
+    The built-in rule (server-side conversation state) is an implementation of this hook.
+    """
+
+
+@hookspec
+def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:  # type: ignore[empty-body]
+    """Contribute async stages to every cached model's chain.
+
+    Called once per :class:`~agentcache.CachedModel` when its chain is built. ``context`` gives
+    the model's guarded store, stats, configuration and background scheduler. Each stage has an
+    ``order``; the chain runs stages in ascending order (see ``agentcache.chain`` for the
+    built-in positions) and each stage awaits ``call_next(call)`` to continue.
+    """
+
+
+@hookspec
+def agentcache_store_schemes() -> Mapping[str, StoreFactory] | None:  # type: ignore[empty-body]
+    """Map URL schemes to store factories: ``{"memory": MemoryStore.from_url}``.
+
+    ``CachedModel(model, store="scheme://...")`` calls the factory with the whole URL. The
+    built-ins provide ``memory`` and ``file``; a later registration of a scheme replaces an
+    earlier one, so a plugin can provide its own implementation of a built-in scheme.
+    """

@@ -1,0 +1,213 @@
+"""The cache key: a pure function of the normalized call.
+
+Everything that can change the model's answer is in the key; volatile identifiers are not.
+The key is built in two steps so that it can be explained: :func:`key_parts` gives a JSON-like
+dict of named parts, :func:`digest` hashes its canonical JSON with SHA-256, and
+:func:`diff_parts` tells which parts of two calls differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from agents.handoffs import Handoff
+from agents.model_settings import ModelSettings
+from agents.models.openai_responses import Converter
+from agents.tool import Tool
+from pydantic import BaseModel
+
+KEY_VERSION = 1
+"""Bumped whenever normalization changes, so old entries stop matching instead of lying."""
+
+Json = Any  # None | bool | int | float | str | list[Json] | dict[str, Json]
+
+
+class KeyEncodingError(TypeError):
+    """A value in the call cannot be put into a key; ``path`` names the field."""
+
+    def __init__(self, path: str, value: object, why: str = "") -> None:
+        self.path = path
+        detail = why or f"a value of type {type(value).__qualname__} has no JSON form"
+        super().__init__(f"cannot build a cache key: {path}: {detail}")
+
+
+# ModelSettings fields: in the key or not, and why. docs/keys.md renders the same table, and a
+# test fails when the installed SDK has a field that is missing here. A field this table does not
+# know goes into the key (the safe side: a needless miss, never a wrong hit).
+SETTINGS_POLICY: Mapping[str, tuple[bool, str]] = {
+    "temperature": (True, "sampling changes the answer"),
+    "top_p": (True, "sampling changes the answer"),
+    "frequency_penalty": (True, "sampling changes the answer"),
+    "presence_penalty": (True, "sampling changes the answer"),
+    "tool_choice": (True, "decides whether and which tool is called"),
+    "parallel_tool_calls": (True, "decides how many tool calls one turn may hold"),
+    "truncation": (True, "decides which context the model sees"),
+    "max_tokens": (True, "can cut the answer short"),
+    "reasoning": (True, "effort and summaries change the output items"),
+    "verbosity": (True, "changes the length of the answer"),
+    "metadata": (False, "tags for the provider's dashboards; the model never sees them"),
+    "store": (False, "whether the provider keeps the response; not the answer"),
+    "prompt_cache_retention": (False, "provider-side prefix cache policy; not the answer"),
+    "include_usage": (False, "asks for a usage chunk; the answer is the same"),
+    "response_include": (True, "adds data (logprobs, sources, encrypted reasoning) to the output"),
+    "top_logprobs": (True, "adds logprobs to the output"),
+    "extra_query": (True, "arbitrary request parameters (e.g. an API version) may change it"),
+    "extra_body": (True, "arbitrary request fields may change it (minus prompt_cache_key)"),
+    "extra_headers": (False, "transport headers (auth, tracing ids); use key_extras if one matters"),
+    "extra_args": (True, "arbitrary request arguments may change it (minus prompt_cache_key)"),
+    "retry": (False, "runner-side retry policy; the answer is the same"),
+    "context_management": (True, "server-side compaction changes the context the model sees"),
+    "prompt_cache_options": (False, "provider-side prefix cache policy; not the answer"),
+    "preserve_raw_usage": (False, "only keeps a raw usage snapshot"),
+    "timeout": (False, "bounds the attempt; a completed answer is the same"),
+}
+
+# A provider prompt-cache routing hint. The Runner generates a fresh one per run, so keeping it
+# would make every re-run miss; it never changes the answer.
+_VOLATILE_REQUEST_FIELDS = frozenset({"prompt_cache_key"})
+
+
+def to_jsonable(value: object, path: str) -> Json:
+    """Convert ``value`` to plain JSON data with stable floats, or raise naming ``path``."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise KeyEncodingError(path, value, f"{value!r} is not a finite number")
+        # 1.0 and 1 are the same setting; -0.0 and 0.0 too.
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        out: dict[str, Json] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise KeyEncodingError(f"{path}[{k!r}]", k, "mapping keys must be strings")
+            out[k] = to_jsonable(v, f"{path}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, BaseModel):
+        return to_jsonable(value.model_dump(mode="json", exclude_unset=True), path)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        return to_jsonable({k: v for k, v in fields.items() if v is not None}, path)
+    if isinstance(value, enum.Enum):
+        return to_jsonable(value.value, path)
+    raise KeyEncodingError(path, value)
+
+
+def canonical_json(value: Json) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: one byte string per value."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def digest(parts: Mapping[str, Json]) -> str:
+    return hashlib.sha256(canonical_json(parts)).hexdigest()
+
+
+def _without_volatile(value: Json) -> Json:
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in _VOLATILE_REQUEST_FIELDS} or None
+    return value
+
+
+def settings_part(settings: ModelSettings) -> dict[str, Json]:
+    """Answer-changing settings; ``None`` values are left out so new SDK fields keep old keys."""
+    out: dict[str, Json] = {}
+    for field in dataclasses.fields(settings):
+        in_key, _why = SETTINGS_POLICY.get(field.name, (True, "unknown field: kept, to be safe"))
+        value = getattr(settings, field.name)
+        if not in_key or value is None:
+            continue
+        encoded = to_jsonable(value, f"model_settings.{field.name}")
+        if field.name in ("extra_args", "extra_body"):
+            encoded = _without_volatile(encoded)
+        if encoded is not None:
+            out[field.name] = encoded
+    return out
+
+
+def input_part(input: str | Sequence[Any]) -> list[Json]:
+    """Input items without item ``id``s and with ``call_id``s replaced by first-seen ordinals.
+
+    Ids are assigned by the provider per run; two runs of the same conversation differ only
+    there, and the pairing of a tool call with its output survives the renumbering.
+    """
+    items: Sequence[Any] = [{"content": input, "role": "user"}] if isinstance(input, str) else input
+    ordinals: dict[str, str] = {}
+    out: list[Json] = []
+    for i, item in enumerate(items):
+        encoded = to_jsonable(item, f"input[{i}]")
+        if isinstance(encoded, dict):
+            encoded.pop("id", None)
+            call_id = encoded.get("call_id")
+            if isinstance(call_id, str):
+                encoded["call_id"] = ordinals.setdefault(call_id, f"call#{len(ordinals)}")
+        out.append(encoded)
+    return out
+
+
+def tools_part(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> Json:
+    """The tool definitions as the Responses API receives them (handoffs are function tools).
+
+    The SDK's own converter is the most faithful record of what the model sees: names,
+    descriptions, JSON schemas, strictness and hosted tools' configuration.
+    """
+    if not tools and not handoffs:
+        return None
+    converted = Converter.convert_tools(list(tools), list(handoffs))
+    return to_jsonable({"tools": converted.tools, "include": converted.includes}, "tools")
+
+
+def model_identity(model: object) -> dict[str, Json]:
+    """Class, model name and base URL where the model exposes them."""
+    identity: dict[str, Json] = {"class": f"{type(model).__module__}.{type(model).__qualname__}"}
+    name = getattr(model, "model", None)
+    if isinstance(name, str):
+        identity["name"] = name
+    client = getattr(model, "_client", None)
+    base_url = getattr(client, "base_url", None)
+    if base_url is not None:
+        identity["base_url"] = str(base_url)
+    return identity
+
+
+class KeyDifference(NamedTuple):
+    """One place where two calls' keys differ; ``path`` is like ``settings.temperature``."""
+
+    path: str
+    left: Json
+    right: Json
+
+    def __str__(self) -> str:
+        return f"{self.path}: {_short(self.left)} != {_short(self.right)}"
+
+
+_MISSING = "<absent>"
+
+
+def _short(value: Json, limit: int = 80) -> str:
+    text = value if value == _MISSING else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def diff_parts(left: Json, right: Json, path: str = "") -> list[KeyDifference]:
+    """The leaf paths where two key-part trees differ, in a stable order."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        out: list[KeyDifference] = []
+        for k in sorted(left.keys() | right.keys()):
+            sub = f"{path}.{k}" if path else k
+            out += diff_parts(left.get(k, _MISSING), right.get(k, _MISSING), sub)
+        return out
+    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        return [d for i, (a, b) in enumerate(zip(left, right)) for d in diff_parts(a, b, f"{path}[{i}]")]
+    return [] if left == right else [KeyDifference(path, left, right)]

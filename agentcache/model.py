@@ -1,0 +1,270 @@
+"""``CachedModel`` and ``CachedModelProvider``: the SDK-facing surface.
+
+A ``CachedModel`` *is* an ``agents.Model``: pass it as ``RunConfig(model=...)`` or
+``Agent(model=...)``. It builds a frozen :class:`ModelCall` per call and hands it to the chain.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.agent_output import AgentOutputSchemaBase
+from agents.handoffs import Handoff
+from agents.items import ModelResponse, TResponseInputItem, TResponseStreamEvent
+from agents.model_settings import ModelSettings
+from agents.models.interface import Model, ModelProvider, ModelTracing
+from agents.retry import ModelRetryAdvice, ModelRetryAdviceRequest
+from agents.tool import Tool
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+
+from .background import Background
+from .call import ModelCall
+from .chain import Stage, StageContext, build_chain
+from .control import current_controls
+from .guard import GuardedStore
+from .keys import model_identity, to_jsonable
+from .plugins import Plugins, get_plugins
+from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage, StoreStage
+from .stats import Stats, StatsSnapshot
+from .stores.base import Store
+from .stores.memory import MemoryStore
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """The options of one cached model; stages read them from ``StageContext.config``."""
+
+    namespace: str = "default"
+    ttl: float | None = None
+    enabled: bool = True
+    replay_usage: bool = False
+    max_entry_bytes: int = 4 * 1024 * 1024
+    store_timeout: float = 0.25
+    key_extras: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Free-form options for plugin stages (``CachedModel(..., options={...})``)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.namespace, str) or not self.namespace:
+            raise ValueError(f"namespace must be a non-empty string, got {self.namespace!r}")
+        if self.ttl is not None and not self.ttl > 0:
+            raise ValueError(f"ttl must be a positive number of seconds or None, got {self.ttl!r}")
+        if not self.store_timeout > 0:
+            raise ValueError(f"store_timeout must be positive, got {self.store_timeout!r}")
+        to_jsonable(self.key_extras, "key_extras")  # fail now, naming the field
+
+
+def _resolve_store(store: Store | str | None, plugins: Plugins) -> tuple[Store, bool]:
+    """The store, and whether we created it (and so must close it)."""
+    if isinstance(store, Store):
+        return store, False
+    return (plugins.resolve_store(store) if store else MemoryStore()), True
+
+
+class CachedModel(Model):
+    """Wraps any SDK ``Model``; repeated calls are answered from the cache.
+
+    ``store`` is a store object or a URL (``memory://``, ``file://PATH``, or a plugin's scheme);
+    the default is an in-memory LRU store. ``model_id`` replaces the detected model identity in
+    the key (class, model name, base URL) when you want entries to survive a change of class.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        store: Store | str | None = None,
+        namespace: str | None = None,
+        key_extras: Mapping[str, Any] | None = None,
+        ttl: float | None = None,
+        enabled: bool = True,
+        replay_usage: bool = False,
+        store_timeout: float = 0.25,
+        max_entry_bytes: int = 4 * 1024 * 1024,
+        model_id: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        plugins: Plugins | None = None,
+        stats: Stats | None = None,
+        history: int = 32,
+    ) -> None:
+        if not isinstance(model, Model):
+            raise TypeError(f"CachedModel wraps an agents.Model, got {type(model).__qualname__}")
+        self.model = model
+        self.config = CacheConfig(
+            namespace=namespace or "default",
+            ttl=ttl,
+            enabled=enabled,
+            replay_usage=replay_usage,
+            max_entry_bytes=max_entry_bytes,
+            store_timeout=store_timeout,
+            key_extras=key_extras,
+            options=dict(options or {}),
+        )
+        self.plugins = plugins or get_plugins()
+        self.store, self._owns_store = _resolve_store(store, self.plugins)
+        self._stats = stats or Stats()
+        self._background = Background(self._stats)
+        self.guarded_store = GuardedStore(self.store, self._stats, timeout=store_timeout)
+        context = StageContext(self.guarded_store, self._stats, self.config, self._background)
+        self.stages: list[Stage] = [
+            StatsStage(context),
+            BypassStage(context, self.plugins.bypass_reason),
+            ExactLookupStage(context),
+            SingleFlightStage(context),
+            StoreStage(context),
+            *self.plugins.stages(context),
+        ]
+        self._chain = build_chain(self.stages, self._call_model)
+        self._identity = {"id": model_id} if model_id else model_identity(model)
+        self.recent_calls: deque[ModelCall] = deque(maxlen=history)
+        """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], streamed: bool) -> ModelCall:
+        controls = current_controls()
+        call = ModelCall(
+            *args,
+            **kwargs,
+            streamed=streamed,
+            model_identity=self._identity,
+            namespace=controls.namespace or self.config.namespace,
+            key_extras=self.config.key_extras,
+            controls=controls,
+        )
+        self.recent_calls.append(call)
+        return call
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],  # type: ignore[type-arg]
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
+    ) -> ModelResponse:
+        args = (system_instructions, input, model_settings, tools, output_schema, handoffs, tracing)
+        kwargs = {
+            "previous_response_id": previous_response_id,
+            "conversation_id": conversation_id,
+            "prompt": prompt,
+        }
+        return await self._chain(self._call(args, kwargs, streamed=False))
+
+    async def _call_model(self, call: ModelCall) -> ModelResponse:
+        args, kwargs = call.sdk_args()
+        return await self.model.get_response(*args, **kwargs)
+
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],  # type: ignore[type-arg]
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        """Streamed turns pass straight through for now (counted as bypass ``streaming``)."""
+        self._stats.count("bypasses", "streaming")
+        async for event in self.model.stream_response(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+        ):
+            yield event
+
+    def stats(self) -> StatsSnapshot:
+        return self._stats.snapshot()
+
+    async def flush(self) -> None:
+        """Wait for background writes (tests, and scripts about to exit)."""
+        await self._background.flush()
+
+    async def clear(self, namespace: str | None = None) -> int:
+        """Remove this namespace's entries (every namespace's with ``namespace=None``)."""
+        await self.flush()
+        return await self.store.clear(namespace)
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._owns_store:
+            await self.store.close()
+        await self.model.close()
+
+    # -- forwarded to the inner model, which the Runner would otherwise have talked to --
+
+    def get_retry_advice(self, request: ModelRetryAdviceRequest) -> ModelRetryAdvice | None:
+        return self.model.get_retry_advice(request)
+
+    async def _cleanup_on_run_end(self, owner: object) -> None:
+        await self.model._cleanup_on_run_end(owner)
+
+    def _supports_default_prompt_cache_key(self) -> bool:
+        supports = getattr(self.model, "_supports_default_prompt_cache_key", None)
+        return bool(supports()) if callable(supports) else False
+
+    def __getattr__(self, name: str) -> Any:
+        # Optional attributes the Runner or user code reads off the model (getattr with a
+        # default) see the inner model's. Dunders and our own unset attributes are not forwarded.
+        if name.startswith("__") or name == "model":
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+
+class CachedModelProvider(ModelProvider):
+    """Caches every model a provider hands out: ``RunConfig(model_provider=...)``.
+
+    One store and one stats object are shared by all the provider's models.
+    """
+
+    def __init__(
+        self, provider: ModelProvider, *, store: Store | str | None = None, **options: Any
+    ) -> None:
+        self.provider = provider
+        self.plugins: Plugins = options.pop("plugins", None) or get_plugins()
+        self.store, self._owns_store = _resolve_store(store, self.plugins)
+        self._stats = Stats()
+        self._options = options
+        self._models: dict[str | None, CachedModel] = {}
+
+    def get_model(self, model_name: str | None) -> Model:
+        model = self._models.get(model_name)
+        if model is None:
+            inner = self.provider.get_model(model_name)
+            model = CachedModel(
+                inner, store=self.store, plugins=self.plugins, stats=self._stats, **self._options
+            )
+            self._models[model_name] = model
+        return model
+
+    def stats(self) -> StatsSnapshot:
+        return self._stats.snapshot()
+
+    async def flush(self) -> None:
+        for model in self._models.values():
+            await model.flush()
+
+    async def aclose(self) -> None:
+        await self.flush()
+        if self._owns_store:
+            await self.store.close()
+        await self.provider.aclose()

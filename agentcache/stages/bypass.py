@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from agents.items import ModelResponse
+
+from ..call import ModelCall
+from ..chain import ORDER_BYPASS, Handler, StageContext
+from ..keys import KeyEncodingError
+
+
+class BypassStage:
+    """Decides, with a named reason, which calls go straight to the model.
+
+    Built-in reasons: ``disabled`` (``enabled=False``), ``no_cache`` (the per-call control),
+    ``unkeyable_input`` (a value the key cannot encode, logged with the field's path), then the
+    ``agentcache_bypass`` hook: the built-in ``previous_response_id`` / ``conversation_id``
+    rule and any plugin's rules. A bypassed call is marked so later stages pass it through.
+    """
+
+    name = "bypass"
+    order = ORDER_BYPASS
+
+    def __init__(
+        self, context: StageContext, rule: Callable[[ModelCall], str | None]
+    ) -> None:
+        self._enabled = context.config.enabled
+        self._stats = context.stats
+        self._warn = context.store.warn
+        self._rule = rule
+
+    async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
+        reason = self.reason(call)
+        if reason is not None:
+            call.state.outcome = "bypass"
+            call.state.bypass_reason = reason
+        return await call_next(call)
+
+    def reason(self, call: ModelCall) -> str | None:
+        if not self._enabled:
+            return "disabled"
+        if call.controls.no_cache:
+            return "no_cache"
+        try:
+            call.key  # noqa: B018 - computing the key is the check
+        except KeyEncodingError as exc:
+            self._warn("unkeyable_input", "%s; bypassing the cache for this call", exc)
+            return "unkeyable_input"
+        try:
+            return self._rule(call)
+        except Exception as exc:
+            self._stats.count("errors", "bypass_hook")
+            self._warn("bypass_hook", "a bypass rule raised %r; bypassing", exc)
+            return "bypass_hook_error"

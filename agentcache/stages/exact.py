@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from agents.items import ModelResponse
+
+from ..call import ModelCall
+from ..chain import ORDER_EXACT, Handler, StageContext
+from ..entry import CorruptEntry, decode, to_response
+
+
+class ExactLookupStage:
+    """Answers from the store when the exact key is there, readable and fresh.
+
+    A corrupt, misfiled or expired entry is a miss and is deleted in the background.
+    """
+
+    name = "exact"
+    order = ORDER_EXACT
+
+    def __init__(self, context: StageContext) -> None:
+        self._store = context.store
+        self._stats = context.stats
+        self._background = context.background
+        self._replay_usage = context.config.replay_usage
+
+    async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
+        if not call.cacheable or call.controls.skip_read:
+            return await call_next(call)
+        key = call.key
+        raw = await self._store.get(key)
+        if raw is not None:
+            try:
+                entry = decode(raw)
+                if entry.digest != key.digest:
+                    raise CorruptEntry(f"entry for {entry.digest[:12]} stored under {key}")
+                if not entry.expired():
+                    response = to_response(entry, replay_usage=self._replay_usage)
+                    call.state.outcome, call.state.layer, call.state.entry = "hit", "exact", entry
+                    return response
+            except CorruptEntry as exc:
+                self._stats.count("errors", "corrupt_entry")
+                self._store.warn("corrupt_entry", "%s: %s; removed", key, exc)
+            self._background.spawn(self._store.delete(key), "store_delete")
+        return await call_next(call)

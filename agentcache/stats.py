@@ -1,0 +1,86 @@
+"""Counters for what the cache did, readable at any time as an immutable snapshot."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StatsSnapshot:
+    """What the cache did since the model was created (or since ``reset``).
+
+    ``tokens_saved`` and ``seconds_saved`` are what the original calls behind the hits cost:
+    a hit bills nothing, so this is the money and time the cache returned to you.
+    """
+
+    hits: int = 0
+    misses: int = 0
+    stores: int = 0
+    hits_by_layer: Mapping[str, int] = field(default_factory=dict)
+    bypasses: Mapping[str, int] = field(default_factory=dict)
+    not_stored: Mapping[str, int] = field(default_factory=dict)
+    errors: Mapping[str, int] = field(default_factory=dict)
+    tokens_saved: int = 0
+    seconds_saved: float = 0.0
+
+    @property
+    def lookups(self) -> int:
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups; bypassed calls never looked, so they do not count."""
+        return self.hits / self.lookups if self.lookups else 0.0
+
+
+class Stats:
+    """Thread-safe counters. One instance may be shared by every model of a provider."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._hits = 0
+            self._misses = 0
+            self._stores = 0
+            self._tokens_saved = 0
+            self._seconds_saved = 0.0
+            self._counters: dict[str, Counter[str]] = {
+                name: Counter() for name in ("hits_by_layer", "bypasses", "not_stored", "errors")
+            }
+
+    def hit(self, layer: str, tokens_saved: int, seconds_saved: float) -> None:
+        with self._lock:
+            self._hits += 1
+            self._counters["hits_by_layer"][layer] += 1
+            self._tokens_saved += tokens_saved
+            self._seconds_saved += max(seconds_saved, 0.0)
+
+    def miss(self) -> None:
+        with self._lock:
+            self._misses += 1
+
+    def stored(self) -> None:
+        with self._lock:
+            self._stores += 1
+
+    def count(self, kind: str, name: str) -> None:
+        """Count a named event of ``kind``: ``bypasses``, ``not_stored`` or ``errors``."""
+        with self._lock:
+            self._counters[kind][name] += 1
+
+    def snapshot(self) -> StatsSnapshot:
+        with self._lock:
+            return StatsSnapshot(
+                hits=self._hits,
+                misses=self._misses,
+                stores=self._stores,
+                tokens_saved=self._tokens_saved,
+                seconds_saved=self._seconds_saved,
+                **{name: dict(c) for name, c in self._counters.items()},
+            )

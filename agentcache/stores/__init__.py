@@ -1,0 +1,1 @@
+"""Storage backends: the Store protocol and the embedded memory and file stores."""
