@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 import agentcache
 from agentcache import CachedModel, FileStore, MemoryStore, explain_difference
-from tests.conftest import TurnModel, convert_temperature, weather_agent
+from tests.support import TurnModel, convert_temperature, weather_agent
 
 PROMPT = "What's the weather in Paris in Fahrenheit?"
 

@@ -10,7 +10,7 @@ import pytest
 from agents import RunConfig, Runner
 
 from agentcache import CacheKey, CachedModel, MemoryStore
-from tests.conftest import TurnModel, weather_agent
+from tests.support import TurnModel, weather_agent
 
 PROMPT = "What's the weather in Paris in Fahrenheit?"
 HANG_GUARD = 30  # seconds; only to turn a hang into a failure, never a performance claim

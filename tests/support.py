@@ -1,0 +1,93 @@
+"""Shared test doubles: a small scripted inner model and a two-tool agent.
+
+``TurnModel`` answers by turn (the number of tool outputs already in the input), so one instance
+serves any number of runs and concurrent runs, and it can mint fresh random ids per call the
+way a real provider does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agents import Agent, ModelSettings, function_tool
+from agents.items import ModelResponse, TResponseOutputItem
+from agents.models.interface import Model
+from agents.testing import assistant_message, function_call
+from agents.usage import Usage
+
+Turn = Callable[[str], list[TResponseOutputItem]]
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Current weather for a city."""
+    return f"sunny in {city}"
+
+
+@function_tool
+def convert_temperature(celsius: float) -> float:
+    """Celsius to Fahrenheit."""
+    return celsius * 9 / 5 + 32
+
+
+def weather_turns() -> list[Turn]:
+    """Turn 0: call get_weather; turn 1: call convert_temperature; turn 2: answer."""
+    return [
+        lambda ids: [function_call("get_weather", {"city": "Paris"}, call_id=f"call_{ids}")],
+        lambda ids: [function_call("convert_temperature", {"celsius": 21}, call_id=f"call_{ids}")],
+        lambda ids: [assistant_message("Sunny, 69.8F in Paris", item_id=f"msg_{ids}")],
+    ]
+
+
+class TurnModel(Model):
+    def __init__(
+        self,
+        turns: Sequence[Turn] | None = None,
+        *,
+        latency: float = 0.0,
+        random_ids: bool = True,
+        fail_first: int = 0,
+        usage: Usage | None = None,
+    ) -> None:
+        self.turns = list(turns or weather_turns())
+        self.latency = latency
+        self.random_ids = random_ids
+        self.fail_first = fail_first
+        self.usage = usage or Usage(requests=1, input_tokens=50, output_tokens=10, total_tokens=60)
+        self.calls: list[dict[str, Any]] = []
+
+    async def get_response(self, system_instructions, input, model_settings, tools, output_schema, handoffs, tracing, *, previous_response_id=None, conversation_id=None, prompt=None) -> ModelResponse:  # type: ignore[no-untyped-def]  # noqa: E501
+        self.calls.append(
+            {"input": input, "settings": model_settings, "tools": tools, "conversation_id": conversation_id}
+        )
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if len(self.calls) <= self.fail_first:
+            raise RuntimeError("upstream failure")
+        items = input if isinstance(input, list) else []
+        turn = sum(1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output")
+        if previous_response_id:  # server-side history: only new items arrive
+            turn = int(previous_response_id.split("_")[1]) + 1
+        elif conversation_id:
+            turn = sum(1 for c in self.calls[:-1] if c["conversation_id"] == conversation_id)
+        ids = uuid.uuid4().hex if self.random_ids else f"fixed{turn}"
+        return ModelResponse(
+            output=self.turns[turn](ids), usage=self.usage, response_id=f"resp_{turn}_{ids}"
+        )
+
+    def stream_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+
+def weather_agent(**overrides: Any) -> Agent[Any]:
+    options: dict[str, Any] = {
+        "name": "weather",
+        "instructions": "Answer weather questions with the tools.",
+        "tools": [get_weather, convert_temperature],
+        "model_settings": ModelSettings(temperature=0.2),
+    }
+    options.update(overrides)
+    return Agent(**options)
