@@ -1,0 +1,37 @@
+"""The built wheel holds every package, the typing marker, the extras and the entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def source_modules() -> set[str]:
+    found = {p.relative_to(ROOT).as_posix() for p in (ROOT / "agentcache").rglob("*.py")}
+    for plugin in (ROOT / "plugins").glob("*/"):
+        found |= {p.relative_to(ROOT / "plugins").as_posix() for p in plugin.rglob("*.py")}
+    return found
+
+
+def test_wheel_contents(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path), str(ROOT)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("agentcache_middleware-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        metadata = zf.read(meta).decode()
+        entry_points = zf.read(meta.replace("METADATA", "entry_points.txt")).decode()
+    assert source_modules() <= names, source_modules() - names
+    assert "agentcache/py.typed" in names
+    assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
+    for extra in ("redis", "semantic", "otel", "all"):
+        assert f"Provides-Extra: {extra}" in metadata
+    assert "agentcache = agentcache.cli:main" in entry_points
