@@ -1,7 +1,7 @@
 """agentcache: a caching middleware chain for OpenAI Agents SDK models.
 
-    from agentcache import CachedModel
-    result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
+from agentcache import CachedModel
+result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
 """
 
 from .call import CallState, ModelCall, explain_difference
@@ -12,7 +12,7 @@ from .guard import GuardedStore
 from .hookspecs import hookimpl
 from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
 from .model import CacheConfig, CachedModel, CachedModelProvider
-from .plugins import PluginStatus, Plugins, get_plugins
+from .plugins import Plugins, PluginStatus, get_plugins
 from .stats import Stats, StatsSnapshot
 from .stores.base import CacheKey, Store
 from .stores.file import FileStore

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -58,6 +58,7 @@ class ModelCall:
     previous_response_id: str | None
     conversation_id: str | None
     prompt: ResponsePromptParam | None
+    _: KW_ONLY
     streamed: bool
     model_identity: Mapping[str, Any]
     namespace: str

@@ -30,7 +30,8 @@ class Controls:
 
 
 _current: contextvars.ContextVar[Controls] = contextvars.ContextVar(
-    "agentcache_controls", default=Controls()
+    "agentcache_controls",
+    default=Controls(),  # noqa: B039 - frozen, never mutated
 )
 
 

@@ -88,7 +88,9 @@ class GuardedStore:
         self._failures += 1
         if self._failures >= self._threshold:
             self._open_until = self._clock() + self._cooldown
-        self.warn(kind, "store %s failed (%s: %s); answering from the model", op, type(exc).__name__, exc)
+        self.warn(
+            kind, "store %s failed (%s: %s); answering from the model", op, type(exc).__name__, exc
+        )
 
     def warn(self, kind: str, msg: str, *args: object) -> None:
         """Log once per interval per kind, with how many were suppressed in between."""

@@ -32,7 +32,7 @@ StoreFactory = Callable[[str], "Store"]
 
 
 @hookspec(firstresult=True)
-def agentcache_bypass(call: ModelCall) -> str | None:  # type: ignore[empty-body]
+def agentcache_bypass(call: ModelCall) -> str | None:
     """Return a reason to send this call straight to the model, or ``None`` to let it be cached.
 
     The first non-``None`` reason wins; it is counted in ``stats().bypasses`` under that name and
@@ -47,7 +47,7 @@ def agentcache_bypass(call: ModelCall) -> str | None:  # type: ignore[empty-body
 
 
 @hookspec
-def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:  # type: ignore[empty-body]
+def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:
     """Contribute async stages to every cached model's chain.
 
     Called once per :class:`~agentcache.CachedModel` when its chain is built. ``context`` gives
@@ -58,7 +58,7 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:  # type:
 
 
 @hookspec
-def agentcache_store_schemes() -> Mapping[str, StoreFactory] | None:  # type: ignore[empty-body]
+def agentcache_store_schemes() -> Mapping[str, StoreFactory] | None:
     """Map URL schemes to store factories: ``{"memory": MemoryStore.from_url}``.
 
     ``CachedModel(model, store="scheme://...")`` calls the factory with the whole URL. The

@@ -59,7 +59,10 @@ SETTINGS_POLICY: Mapping[str, tuple[bool, str]] = {
     "top_logprobs": (True, "adds logprobs to the output"),
     "extra_query": (True, "arbitrary request parameters (e.g. an API version) may change it"),
     "extra_body": (True, "arbitrary request fields may change it (minus prompt_cache_key)"),
-    "extra_headers": (False, "transport headers (auth, tracing ids); use key_extras if one matters"),
+    "extra_headers": (
+        False,
+        "transport headers (auth, tracing ids); use key_extras if one matters",
+    ),
     "extra_args": (True, "arbitrary request arguments may change it (minus prompt_cache_key)"),
     "retry": (False, "runner-side retry policy; the answer is the same"),
     "context_management": (True, "server-side compaction changes the context the model sees"),
@@ -209,5 +212,9 @@ def diff_parts(left: Json, right: Json, path: str = "") -> list[KeyDifference]:
             out += diff_parts(left.get(k, _MISSING), right.get(k, _MISSING), sub)
         return out
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return [d for i, (a, b) in enumerate(zip(left, right)) for d in diff_parts(a, b, f"{path}[{i}]")]
+        return [
+            d
+            for i, (a, b) in enumerate(zip(left, right, strict=True))
+            for d in diff_parts(a, b, f"{path}[{i}]")
+        ]
     return [] if left == right else [KeyDifference(path, left, right)]

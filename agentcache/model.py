@@ -122,11 +122,11 @@ class CachedModel(Model):
         self.recent_calls: deque[ModelCall] = deque(maxlen=history)
         """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
 
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], streamed: bool) -> ModelCall:
+    def _call(self, sdk_args: tuple[Any, ...], streamed: bool) -> ModelCall:
+        """``sdk_args``: the ten SDK arguments in signature order."""
         controls = current_controls()
         call = ModelCall(
-            *args,
-            **kwargs,
+            *sdk_args,
             streamed=streamed,
             model_identity=self._identity,
             namespace=controls.namespace or self.config.namespace,
@@ -143,20 +143,26 @@ class CachedModel(Model):
         model_settings: ModelSettings,
         tools: list[Tool],
         output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],  # type: ignore[type-arg]
+        handoffs: list[Handoff],
         tracing: ModelTracing,
         *,
         previous_response_id: str | None = None,
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> ModelResponse:
-        args = (system_instructions, input, model_settings, tools, output_schema, handoffs, tracing)
-        kwargs = {
-            "previous_response_id": previous_response_id,
-            "conversation_id": conversation_id,
-            "prompt": prompt,
-        }
-        return await self._chain(self._call(args, kwargs, streamed=False))
+        sdk_args = (
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id,
+            conversation_id,
+            prompt,
+        )
+        return await self._chain(self._call(sdk_args, streamed=False))
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
         args, kwargs = call.sdk_args()
@@ -169,7 +175,7 @@ class CachedModel(Model):
         model_settings: ModelSettings,
         tools: list[Tool],
         output_schema: AgentOutputSchemaBase | None,
-        handoffs: list[Handoff],  # type: ignore[type-arg]
+        handoffs: list[Handoff],
         tracing: ModelTracing,
         *,
         previous_response_id: str | None = None,

@@ -64,7 +64,9 @@ class Plugins:
             hint = _hint(ep, dist, exc)
             level = logging.DEBUG if isinstance(exc, ModuleNotFoundError) else logging.WARNING
             log.log(level, "agentcache: plugin %r not loaded (%s); %s", ep.name, exc, hint)
-            return PluginStatus(ep.name, ep.value, dist, False, f"{type(exc).__name__}: {exc}", hint)
+            return PluginStatus(
+                ep.name, ep.value, dist, False, f"{type(exc).__name__}: {exc}", hint
+            )
         return PluginStatus(ep.name, ep.value, dist, True)
 
     def register(self, plugin: object, name: str | None = None) -> None:

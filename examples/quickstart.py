@@ -35,12 +35,18 @@ class LocalScriptedModel(Model):
     def __init__(self, delay: float = 0.8) -> None:
         self.delay = delay
 
-    async def get_response(self, system_instructions, input, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[no-untyped-def]  # noqa: E501
+    async def get_response(
+        self, system_instructions, input, *args: Any, **kwargs: Any
+    ) -> ModelResponse:  # type: ignore[no-untyped-def]
         await asyncio.sleep(self.delay)
-        outputs = [i for i in input if isinstance(i, dict) and i.get("type") == "function_call_output"]
+        outputs = [
+            i for i in input if isinstance(i, dict) and i.get("type") == "function_call_output"
+        ]
         usage = Usage(requests=1, input_tokens=120, output_tokens=25, total_tokens=145)
         if not outputs:
-            output = [function_call("get_weather", {"city": "Paris"}, call_id=f"call_{time.time_ns()}")]
+            output = [
+                function_call("get_weather", {"city": "Paris"}, call_id=f"call_{time.time_ns()}")
+            ]
         else:
             output = [assistant_message(f"Weather report: {outputs[-1]['output']}")]
         return ModelResponse(output=output, usage=usage, response_id=None)
@@ -73,7 +79,9 @@ async def main() -> None:
     for attempt in ("first run ", "second run"):
         before = cached.stats()
         started = time.perf_counter()
-        result = await Runner.run(agent, "What's the weather in Paris?", run_config=RunConfig(model=cached))
+        result = await Runner.run(
+            agent, "What's the weather in Paris?", run_config=RunConfig(model=cached)
+        )
         elapsed = time.perf_counter() - started
         await cached.flush()
         after = cached.stats()

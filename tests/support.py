@@ -59,16 +59,36 @@ class TurnModel(Model):
         self.usage = usage or Usage(requests=1, input_tokens=50, output_tokens=10, total_tokens=60)
         self.calls: list[dict[str, Any]] = []
 
-    async def get_response(self, system_instructions, input, model_settings, tools, output_schema, handoffs, tracing, *, previous_response_id=None, conversation_id=None, prompt=None) -> ModelResponse:  # type: ignore[no-untyped-def]  # noqa: E501
+    async def get_response(
+        self,
+        system_instructions,
+        input,
+        model_settings,
+        tools,
+        output_schema,
+        handoffs,
+        tracing,
+        *,
+        previous_response_id=None,
+        conversation_id=None,
+        prompt=None,
+    ) -> ModelResponse:  # type: ignore[no-untyped-def]
         self.calls.append(
-            {"input": input, "settings": model_settings, "tools": tools, "conversation_id": conversation_id}
+            {
+                "input": input,
+                "settings": model_settings,
+                "tools": tools,
+                "conversation_id": conversation_id,
+            }
         )
         if self.latency:
             await asyncio.sleep(self.latency)
         if len(self.calls) <= self.fail_first:
             raise RuntimeError("upstream failure")
         items = input if isinstance(input, list) else []
-        turn = sum(1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output")
+        turn = sum(
+            1 for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"
+        )
         if previous_response_id:  # server-side history: only new items arrive
             turn = int(previous_response_id.split("_")[1]) + 1
         elif conversation_id:

@@ -21,9 +21,7 @@ class BypassStage:
     name = "bypass"
     order = ORDER_BYPASS
 
-    def __init__(
-        self, context: StageContext, rule: Callable[[ModelCall], str | None]
-    ) -> None:
+    def __init__(self, context: StageContext, rule: Callable[[ModelCall], str | None]) -> None:
         self._enabled = context.config.enabled
         self._stats = context.stats
         self._warn = context.store.warn

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from agents import RunConfig, Runner
 
-from agentcache import CacheKey, CachedModel, MemoryStore
+from agentcache import CachedModel, CacheKey, MemoryStore
 from tests.support import TurnModel, weather_agent
 
 PROMPT = "What's the weather in Paris in Fahrenheit?"

@@ -75,8 +75,20 @@ def test_prompt_cache_key_is_dropped_from_extra_args() -> None:
 def test_ids_dropped_and_call_ids_renumbered_by_first_appearance() -> None:
     items = [
         {"role": "user", "content": "x"},
-        {"type": "function_call", "id": "fc_9", "call_id": "call_Z", "name": "f", "arguments": "{}"},
-        {"type": "function_call", "id": "fc_8", "call_id": "call_A", "name": "g", "arguments": "{}"},
+        {
+            "type": "function_call",
+            "id": "fc_9",
+            "call_id": "call_Z",
+            "name": "f",
+            "arguments": "{}",
+        },
+        {
+            "type": "function_call",
+            "id": "fc_8",
+            "call_id": "call_A",
+            "name": "g",
+            "arguments": "{}",
+        },
         {"type": "function_call_output", "call_id": "call_A", "output": "1"},
         {"type": "function_call_output", "call_id": "call_Z", "output": "2"},
     ]
@@ -94,9 +106,10 @@ def test_string_input_equals_its_list_form() -> None:
 
 def test_canonical_json_is_stable() -> None:
     assert canonical_json(to_jsonable({"b": 1.0, "a": [0.5, -0.0]}, "x")) == b'{"a":[0.5,0],"b":1}'
-    assert call(model_settings=ModelSettings(temperature=1)).key == call(
-        model_settings=ModelSettings(temperature=1.0)
-    ).key
+    assert (
+        call(model_settings=ModelSettings(temperature=1)).key
+        == call(model_settings=ModelSettings(temperature=1.0)).key
+    )
     with pytest.raises(KeyEncodingError, match=r"extra_args\.x.*finite"):
         call(model_settings=ModelSettings(extra_args={"x": float("nan")})).key  # noqa: B018
 
