@@ -81,14 +81,25 @@ class Plugins:
         return reason
 
     def stages(self, context: StageContext) -> list[Stage]:
-        contributed: list[Iterable[Stage] | None] = self.pm.hook.agentcache_stages(context=context)
-        return [stage for group in contributed if group for stage in group]
+        groups: list[Iterable[Stage] | None] = self._each("agentcache_stages", context=context)
+        return [stage for group in groups if group for stage in group]
 
     def store_schemes(self) -> dict[str, hookspecs.StoreFactory]:
         schemes: dict[str, hookspecs.StoreFactory] = {}
-        for mapping in reversed(self.pm.hook.agentcache_store_schemes()):  # later wins
+        for mapping in self._each("agentcache_store_schemes"):  # registered later wins
             schemes.update(mapping or {})
         return schemes
+
+    def _each(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Call each plugin's implementation on its own, in registration order: a plugin whose
+        hook raises is logged and left out instead of breaking every cached model."""
+        results = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                results.append(impl.function(**{k: kwargs[k] for k in impl.argnames}))
+            except Exception:
+                log.exception("agentcache: plugin %r failed in %s; ignored", impl.plugin_name, hook)
+        return results
 
     def resolve_store(self, url: str) -> Store:
         scheme, sep, _ = url.partition("://")

@@ -311,3 +311,23 @@ def test_bad_configuration_is_a_clear_error() -> None:
         CachedModel(TurnModel(), store="nosuch://x")
     with pytest.raises(TypeError, match=r"agents\.Model"):
         CachedModel(object())  # type: ignore[arg-type]
+
+
+async def test_a_plugin_whose_hooks_raise_is_left_out(caplog: Any) -> None:
+    class Broken:
+        @agentcache.hookimpl
+        def agentcache_stages(self, context: agentcache.StageContext) -> list[agentcache.Stage]:
+            raise RuntimeError("stage factory bug")
+
+        @agentcache.hookimpl
+        def agentcache_store_schemes(self) -> dict[str, Any]:
+            raise RuntimeError("scheme bug")
+
+    plugins = agentcache.Plugins(load_entry_points=False)
+    plugins.register(Broken(), name="broken")
+    inner = TurnModel()
+    cached = CachedModel(inner, store="memory://", plugins=plugins)
+    await run(cached)
+    await run(cached)
+    assert len(inner.calls) == 3
+    assert "stage factory bug" in caplog.text and "scheme bug" in caplog.text
