@@ -78,15 +78,21 @@ class ModelCall:
             "instructions": self.system_instructions,
             "input": keys.input_part(self.input),
             "settings": keys.settings_part(self.model_settings),
-            "tools": keys.tools_part(self.tools, self.handoffs),
+            "tools": self._tools[0],
             "output_schema": keys.to_jsonable(schema, "output_schema") if schema else None,
             "prompt": keys.to_jsonable(self.prompt, "prompt"),
             "server_state": [self.previous_response_id, self.conversation_id],
         }
 
     @cached_property
+    def _tools(self) -> tuple[Any, str]:
+        return keys.tools_part(self.tools, self.handoffs)
+
+    @cached_property
     def key(self) -> CacheKey:
-        return CacheKey(self.namespace, keys.digest(self.key_parts))
+        # The tools enter the hash through their own (memoized) digest: same key, less JSON.
+        parts = {**self.key_parts, "tools": self._tools[1]}
+        return CacheKey(self.namespace, keys.digest_of(parts))
 
     @property
     def cacheable(self) -> bool:

@@ -9,17 +9,30 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Union, get_args
 
 from agents.items import ModelResponse, TResponseOutputItem
 from agents.usage import Usage
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 ENTRY_FORMAT = "agentcache.entry"
 ENTRY_VERSION = 1
 
-_output_items: TypeAdapter[list[TResponseOutputItem]] = TypeAdapter(list[TResponseOutputItem])
+
+def _output_items_adapter() -> TypeAdapter[list[TResponseOutputItem]]:
+    """Validate output items by their ``type`` tag. The SDK's union carries openai's own
+    discriminator marker, which pydantic ignores and then tries all 28 members in turn (about
+    10x slower); fall back to the plain union if a future SDK makes the tags ambiguous."""
+    members = get_args(get_args(TResponseOutputItem)[0])
+    try:
+        tagged: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
+        return TypeAdapter(list[tagged])
+    except Exception:  # pragma: no cover - depends on the SDK version
+        return TypeAdapter(list[TResponseOutputItem])
+
+
+_output_items = _output_items_adapter()
 
 
 class CorruptEntry(ValueError):

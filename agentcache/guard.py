@@ -42,6 +42,8 @@ class GuardedStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
+        # A store that never waits on I/O cannot be slow; skip the timer on the hot path.
+        self._in_process = bool(getattr(store, "in_process", False))
         self._stats = stats
         self._timeout = timeout
         self._threshold = failure_threshold
@@ -73,7 +75,7 @@ class GuardedStore:
             self._open_until = 0.0  # half-open: this call probes the store
             self._failures = self._threshold - 1  # one more failure re-opens at once
         try:
-            result = await with_timeout(fn(), self._timeout)
+            result = await (fn() if self._in_process else with_timeout(fn(), self._timeout))
         except (TimeoutError, asyncio.TimeoutError) as exc:
             self._failed(op, "store_timeout", exc)
             return default

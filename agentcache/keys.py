@@ -13,6 +13,7 @@ import enum
 import hashlib
 import json
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -76,8 +77,38 @@ SETTINGS_POLICY: Mapping[str, tuple[bool, str]] = {
 _VOLATILE_REQUEST_FIELDS = frozenset({"prompt_cache_key"})
 
 
+class _NotPlain(Exception):
+    """Raised by the fast path when a value needs the general conversion."""
+
+
+def _plain(value: object) -> Json:
+    """The hot path for data that is already JSON-shaped: exact type checks, no paths."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is dict:
+        out = {}
+        for k, v in value.items():  # type: ignore[attr-defined]
+            if type(k) is not str:
+                raise _NotPlain
+            out[k] = _plain(v)
+        return out
+    if t is list or t is tuple:
+        return [_plain(v) for v in value]  # type: ignore[attr-defined]
+    if isinstance(value, float) and t is float and math.isfinite(value) and not value.is_integer():
+        return value
+    raise _NotPlain
+
+
 def to_jsonable(value: object, path: str) -> Json:
     """Convert ``value`` to plain JSON data with stable floats, or raise naming ``path``."""
+    try:
+        return _plain(value)
+    except _NotPlain:
+        return _to_jsonable(value, path)
+
+
+def _to_jsonable(value: object, path: str) -> Json:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
@@ -92,17 +123,17 @@ def to_jsonable(value: object, path: str) -> Json:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise KeyEncodingError(f"{path}[{k!r}]", k, "mapping keys must be strings")
-            out[k] = to_jsonable(v, f"{path}.{k}")
+            out[k] = _to_jsonable(v, f"{path}.{k}")
         return out
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_to_jsonable(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, BaseModel):
-        return to_jsonable(value.model_dump(mode="json", exclude_unset=True), path)
+        return _to_jsonable(value.model_dump(mode="json", exclude_unset=True), path)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return to_jsonable({k: v for k, v in fields.items() if v is not None}, path)
+        return _to_jsonable({k: v for k, v in fields.items() if v is not None}, path)
     if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, path)
+        return _to_jsonable(value.value, path)
     raise KeyEncodingError(path, value)
 
 
@@ -113,8 +144,8 @@ def canonical_json(value: Json) -> bytes:
     ).encode()
 
 
-def digest(parts: Mapping[str, Json]) -> str:
-    return hashlib.sha256(canonical_json(parts)).hexdigest()
+def digest_of(value: Json) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()
 
 
 def _without_volatile(value: Json) -> Json:
@@ -159,16 +190,48 @@ def input_part(input: str | Sequence[Any]) -> list[Json]:
     return out
 
 
-def tools_part(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> Json:
-    """The tool definitions as the Responses API receives them (handoffs are function tools).
+_tools_cache: dict[tuple[Any, ...], tuple[tuple[weakref.ref[Any], ...], Json, str]] = {}
+
+
+def _fingerprint(obj: object) -> tuple[Any, ...]:
+    """Cheap identity of a tool or handoff: catches a replaced name, description or schema."""
+    return (
+        id(obj),
+        getattr(obj, "name", None) or getattr(obj, "tool_name", None),
+        getattr(obj, "description", None) or getattr(obj, "tool_description", None),
+        id(getattr(obj, "params_json_schema", None) or getattr(obj, "input_json_schema", None)),
+        getattr(obj, "strict_json_schema", None),
+    )
+
+
+def tools_part(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> tuple[Json, str]:
+    """The tool definitions as the Responses API receives them (handoffs are function tools),
+    and their digest.
 
     The SDK's own converter is the most faithful record of what the model sees: names,
-    descriptions, JSON schemas, strictness and hosted tools' configuration.
+    descriptions, JSON schemas, strictness and hosted tools' configuration. Agents pass the
+    same tool objects on every turn, so the result is memoized per set of live tool objects
+    (held weakly). Tool definitions are treated as immutable once used, as the SDK does:
+    replace a tool rather than edit its schema dict in place.
     """
-    if not tools and not handoffs:
-        return None
-    converted = Converter.convert_tools(list(tools), list(handoffs))
-    return to_jsonable({"tools": converted.tools, "include": converted.includes}, "tools")
+    objects = (*tools, *handoffs)
+    signature = tuple(_fingerprint(o) for o in objects)
+    cached = _tools_cache.get(signature)
+    if cached is not None and all(r() is o for r, o in zip(cached[0], objects, strict=True)):
+        return cached[1], cached[2]
+    part: Json = None
+    if objects:
+        converted = Converter.convert_tools(list(tools), list(handoffs))
+        part = to_jsonable({"tools": converted.tools, "include": converted.includes}, "tools")
+    result = (part, digest_of(part))
+    try:
+        refs = tuple(weakref.ref(o) for o in objects)
+    except TypeError:  # not weak-referenceable: correct, just not memoized
+        return result
+    if len(_tools_cache) >= 256:
+        _tools_cache.clear()
+    _tools_cache[signature] = (refs, *result)
+    return result
 
 
 def model_identity(model: object) -> dict[str, Json]:

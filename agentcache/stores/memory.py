@@ -27,6 +27,9 @@ class MemoryStore:
     not stored (and any previous value under its key is dropped, as ``set`` replaces it).
     """
 
+    in_process = True
+    """Never awaits I/O, so ``GuardedStore`` skips the per-call timer for it."""
+
     def __init__(
         self,
         max_entries: int = _MAX_ENTRIES,

@@ -62,6 +62,8 @@ async def test_cancelled_leader_does_not_cancel_followers() -> None:
 
 
 class BrokenStore(MemoryStore):
+    in_process = False  # it does wait (or fail), unlike the memory store it extends
+
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__()
         self.delay, self.calls = delay, 0
