@@ -7,6 +7,8 @@ view used for the key is computed lazily, once, on first use.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
@@ -67,8 +69,8 @@ class ModelCall:
     state: CallState = field(default_factory=CallState, compare=False, repr=False)
 
     @cached_property
-    def key_parts(self) -> dict[str, Any]:
-        """The named, normalized parts the key hashes; raises :class:`KeyEncodingError`."""
+    def _head(self) -> dict[str, Any]:
+        """Every key part except the two big ones, tools and input, which are hashed apart."""
         schema = Converter.get_response_format(self.output_schema)
         return {
             "v": keys.KEY_VERSION,
@@ -76,9 +78,7 @@ class ModelCall:
             "namespace": self.namespace,
             "extras": keys.to_jsonable(self.key_extras, "key_extras"),
             "instructions": self.system_instructions,
-            "input": keys.input_part(self.input),
             "settings": keys.settings_part(self.model_settings),
-            "tools": self._tools[0],
             "output_schema": keys.to_jsonable(schema, "output_schema") if schema else None,
             "prompt": keys.to_jsonable(self.prompt, "prompt"),
             "server_state": [self.previous_response_id, self.conversation_id],
@@ -89,10 +89,21 @@ class ModelCall:
         return keys.tools_part(self.tools, self.handoffs)
 
     @cached_property
+    def _input(self) -> bytes:
+        return keys.input_json(self.input)
+
+    @cached_property
+    def key_parts(self) -> dict[str, Any]:
+        """The named, normalized parts the key hashes; raises :class:`KeyEncodingError`."""
+        return {**self._head, "tools": self._tools[0], "input": json.loads(self._input)}
+
+    @cached_property
     def key(self) -> CacheKey:
-        # The tools enter the hash through their own (memoized) digest: same key, less JSON.
-        parts = {**self.key_parts, "tools": self._tools[1]}
-        return CacheKey(self.namespace, keys.digest_of(parts))
+        # The tools enter through their memoized digest, and the input through its JSON made
+        # by the C encoder: the hot path never re-serializes what it already has.
+        h = hashlib.sha256(keys.canonical_json(self._head))
+        h.update(b"\ntools:" + self._tools[1].encode() + b"\ninput:" + self._input)
+        return CacheKey(self.namespace, h.hexdigest())
 
     @property
     def cacheable(self) -> bool:

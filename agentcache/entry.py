@@ -6,11 +6,11 @@ produces the same next-turn input as the live one), its usage and what it cost i
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Union, get_args
 
+import orjson
 from agents.items import ModelResponse, TResponseOutputItem
 from agents.usage import Usage
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
@@ -94,13 +94,13 @@ def encode(entry: Entry) -> bytes:
         "usage": entry.usage,
         "output": entry.output,
     }
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
 def decode(raw: bytes) -> Entry:
     """Parse and check an entry; anything unexpected raises :class:`CorruptEntry`."""
     try:
-        doc = json.loads(raw)
+        doc = orjson.loads(raw)
         if doc.get("format") != ENTRY_FORMAT or doc.get("version") != ENTRY_VERSION:
             raise CorruptEntry(f"not an {ENTRY_FORMAT} v{ENTRY_VERSION}")
         entry = Entry(
@@ -114,7 +114,7 @@ def decode(raw: bytes) -> Entry:
         )
     except CorruptEntry:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSONDecodeError is one
         raise CorruptEntry(f"unreadable entry: {exc}") from exc
     return entry
 

@@ -4,7 +4,7 @@ from agents.items import ModelResponse
 
 from ..call import ModelCall
 from ..chain import ORDER_EXACT, Handler, StageContext
-from ..entry import CorruptEntry, decode, to_response
+from ..entry import CorruptEntry, Entry, decode, to_response
 
 
 class ExactLookupStage:
@@ -21,6 +21,9 @@ class ExactLookupStage:
         self._stats = context.stats
         self._background = context.background
         self._replay_usage = context.config.replay_usage
+        # Decoded entries by their bytes: a hot entry is parsed once, not on every hit (the
+        # memory store hands back the same bytes object, so the lookup is an identity check).
+        self._decoded: dict[bytes, Entry] = {}
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         if not call.cacheable or call.controls.skip_read:
@@ -29,11 +32,12 @@ class ExactLookupStage:
         raw = await self._store.get(key)
         if raw is not None:
             try:
-                entry = decode(raw)
+                entry = self._decoded.get(raw) or decode(raw)
                 if entry.digest != key.digest:
                     raise CorruptEntry(f"entry for {entry.digest[:12]} stored under {key}")
                 if not entry.expired():
                     response = to_response(entry, replay_usage=self._replay_usage)
+                    self._remember(raw, entry)
                     call.state.outcome, call.state.layer, call.state.entry = "hit", "exact", entry
                     return response
             except CorruptEntry as exc:
@@ -41,3 +45,8 @@ class ExactLookupStage:
                 self._store.warn("corrupt_entry", "%s: %s; removed", key, exc)
             self._background.spawn(self._store.delete(key), "store_delete")
         return await call_next(call)
+
+    def _remember(self, raw: bytes, entry: Entry) -> None:
+        if len(self._decoded) >= 1024:
+            self._decoded.clear()
+        self._decoded[raw] = entry

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from agents import ModelSettings
 from agents.models.interface import ModelTracing
 
 from agentcache import SETTINGS_POLICY, KeyEncodingError, ModelCall, explain_difference
-from agentcache.keys import canonical_json, input_part, settings_part, to_jsonable
+from agentcache.keys import canonical_json, input_json, settings_part, to_jsonable
 
 DOCS = Path(__file__).parents[2] / "docs" / "keys.md"
 
@@ -92,12 +93,12 @@ def test_ids_dropped_and_call_ids_renumbered_by_first_appearance() -> None:
         {"type": "function_call_output", "call_id": "call_A", "output": "1"},
         {"type": "function_call_output", "call_id": "call_Z", "output": "2"},
     ]
-    part = input_part(items)
+    part = json.loads(input_json(items))
     assert [i.get("call_id") for i in part] == [None, "call#0", "call#1", "call#1", "call#0"]
     assert all("id" not in i for i in part)
     # swapping which output belongs to which call IS a different conversation
     swapped = [*items[:3], {**items[3], "call_id": "call_Z"}, {**items[4], "call_id": "call_A"}]
-    assert input_part(swapped) != part
+    assert json.loads(input_json(swapped)) != part
 
 
 def test_string_input_equals_its_list_form() -> None:

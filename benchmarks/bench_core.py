@@ -1,0 +1,747 @@
+"""Core overhead benchmark for agentcache: what a cache hit costs next to an instant model.
+
+One process, one run, interleaved measurements, baselines measured in the same run. It reports
+ratios and differences against those baselines, never absolute claims about other machines.
+
+    /work/venv/bin/python benchmarks/bench_core.py            # full run
+    /work/venv/bin/python benchmarks/bench_core.py --quick    # CI smoke run (< ~15 s)
+    /work/venv/bin/python benchmarks/bench_core.py --json out.json
+
+Phases (progress goes to stderr, results to stdout):
+
+1. End-to-end: ``Runner.run`` of a 2-tool agent (turn 1: both tools called, turn 2: final text)
+   on an instant in-process model, vs the same run through ``CachedModel`` answered entirely by
+   exact memory hits. Goal: p50(hit) / p50(uncached) <= 1.10.
+2. Hit overhead of one 20-item, 5-tool call: ``cached.get_response`` (exact hit) vs the instant
+   model's ``get_response`` with the same arguments. Goal: p50 difference <= 50 us. Broken down
+   into building the key and decoding the entry, so we know where the time goes.
+3. A summary table with PASS/MISS per goal. A missed goal never fails the process (exit 0); a
+   broken setup (the "hit" variant not answered by exact hits) does (exit 1), since its numbers
+   would be meaningless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from typing import Any, Literal
+
+from agents import Agent, ModelSettings, Runner, function_tool, set_tracing_disabled
+from agents.agent_output import AgentOutputSchemaBase
+from agents.handoffs import Handoff
+from agents.items import (
+    ModelResponse,
+    TResponseInputItem,
+    TResponseOutputItem,
+    TResponseStreamEvent,
+)
+from agents.models.interface import Model, ModelTracing
+from agents.testing import assistant_message, function_call
+from agents.tool import Tool
+from agents.usage import Usage
+from openai.types.responses.response_prompt_param import ResponsePromptParam
+from pydantic import BaseModel, Field
+
+from agentcache import CachedModel, ModelCall
+from agentcache.control import current_controls
+from agentcache.entry import decode, to_response
+from agentcache.keys import canonical_json, input_json, model_identity, settings_part, tools_part
+
+E2E_GOAL_RATIO = 1.10
+HIT_GOAL_US = 50.0
+
+# --------------------------------------------------------------------------------------------
+# The instant inner model
+
+
+class InstantModel(Model):
+    """Answers immediately with pre-built responses, by turn, so it is reusable across runs.
+
+    The last input item a ``function_call_output``: the tools have answered, return the final
+    message. Anything else: return the tool-call turn.
+    """
+
+    def __init__(self, tool_turn: ModelResponse, final_turn: ModelResponse) -> None:
+        self.tool_turn = tool_turn
+        self.final_turn = final_turn
+        self.model = "instant-model"
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
+    ) -> ModelResponse:
+        if not isinstance(input, str) and input:
+            last = input[-1]
+            if isinstance(last, dict) and last.get("type") == "function_call_output":
+                return self.final_turn
+        return self.tool_turn
+
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff],
+        tracing: ModelTracing,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: ResponsePromptParam | None = None,
+    ) -> AsyncIterator[TResponseStreamEvent]:
+        raise NotImplementedError("InstantModel does not stream")
+        yield  # unreachable: makes this an async generator, as the interface expects
+
+
+def response(*items: TResponseOutputItem, response_id: str) -> ModelResponse:
+    usage = Usage(requests=1, input_tokens=850, output_tokens=120, total_tokens=970)
+    return ModelResponse(output=list(items), usage=usage, response_id=response_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Tools with realistic schemas (async, so the Runner does not hop to a thread to call them)
+
+
+class Address(BaseModel):
+    street: str
+    city: str
+    postal_code: str = Field(description="Postal or ZIP code")
+    country: str = Field(description="ISO 3166-1 alpha-2 country code")
+
+
+@function_tool
+async def get_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "celsius") -> str:
+    """Get the current weather for a city.
+
+    Args:
+        city: The city name, e.g. "Paris" or "San Francisco".
+        unit: The temperature unit to report.
+    """
+    return json.dumps({"city": city, "temperature": 18, "unit": unit, "conditions": "cloudy"})
+
+
+@function_tool
+async def get_local_time(timezone: str) -> str:
+    """Get the current local time in an IANA timezone.
+
+    Args:
+        timezone: An IANA timezone name, e.g. "Europe/Paris".
+    """
+    return json.dumps({"timezone": timezone, "time": "2025-03-14T15:09:26+01:00"})
+
+
+@function_tool
+async def search_docs(query: str, limit: int = 5, sections: list[str] | None = None) -> str:
+    """Search the product documentation.
+
+    Args:
+        query: Free-text search query.
+        limit: Maximum number of results to return (1-20).
+        sections: Restrict the search to these documentation sections.
+    """
+    return "[]"
+
+
+@function_tool
+async def lookup_order(order_id: str, include_items: bool = False) -> str:
+    """Look up an order by its identifier.
+
+    Args:
+        order_id: The order identifier, e.g. "ORD-2024-001234".
+        include_items: Whether to include the order's line items.
+    """
+    return "{}"
+
+
+@function_tool
+async def create_ticket(
+    title: str,
+    body: str,
+    priority: Literal["low", "normal", "high", "urgent"],
+    tags: list[str],
+    customer_address: Address | None = None,
+) -> str:
+    """Open a support ticket.
+
+    Args:
+        title: A one-line summary of the problem.
+        body: The full description, in Markdown.
+        priority: How urgent the ticket is.
+        tags: Labels used to route the ticket.
+        customer_address: The customer's shipping address, when relevant.
+    """
+    return "{}"
+
+
+@function_tool
+async def send_email(to: list[str], subject: str, body: str, cc: list[str] | None = None) -> str:
+    """Send an email on behalf of the support team.
+
+    Args:
+        to: Recipient addresses.
+        subject: The subject line.
+        body: The plain-text body.
+        cc: Carbon-copy addresses.
+    """
+    return "sent"
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics
+
+
+def percentile(sorted_ns: Sequence[int], q: float) -> float:
+    """Linear-interpolated percentile (q in [0, 1]) of already sorted samples."""
+    if not sorted_ns:
+        return math.nan
+    pos = (len(sorted_ns) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_ns) - 1)
+    return sorted_ns[lo] + (sorted_ns[hi] - sorted_ns[lo]) * (pos - lo)
+
+
+@dataclass
+class Series:
+    name: str
+    samples_ns: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        s = sorted(self.samples_ns)
+        return {
+            "n": len(s),
+            "p50_us": percentile(s, 0.50) / 1e3,
+            "p99_us": percentile(s, 0.99) / 1e3,
+            "min_us": (s[0] / 1e3) if s else math.nan,
+        }
+
+    @property
+    def p50_us(self) -> float:
+        return self.summary()["p50_us"]
+
+
+async def interleave(
+    variants: Sequence[tuple[Series, Callable[[], Awaitable[object]]]], rounds: int
+) -> None:
+    """Run every variant once per round, rotating the order each round to cancel drift."""
+    clock = time.perf_counter_ns
+    k = len(variants)
+    for r in range(rounds):
+        for j in range(k):
+            series, fn = variants[(r + j) % k]
+            t0 = clock()
+            await fn()
+            series.samples_ns.append(clock() - t0)
+
+
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fmt_us(us: float) -> str:
+    return f"{us:10.1f} us"
+
+
+def print_series(series: Series, note: str = "") -> None:
+    s = series.summary()
+    line = f"  {series.name:<34} p50 {fmt_us(s['p50_us'])}   p99 {fmt_us(s['p99_us'])}"
+    print(line + (f"   {note}" if note else ""))
+
+
+class SetupError(RuntimeError):
+    """The benchmark did not measure what it claims (e.g. the hit variant missed)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Phase 1: end-to-end Runner.run
+
+
+async def phase_e2e(rounds: int, warmup: int) -> dict[str, Any]:
+    progress(f"[1/3] end-to-end Runner.run: building agents, warm-up ({warmup} rounds)")
+    inner = InstantModel(
+        tool_turn=response(
+            function_call("get_weather", {"city": "Paris"}, call_id="call_w1", item_id="fc_w1"),
+            function_call(
+                "get_local_time", {"timezone": "Europe/Paris"}, call_id="call_t1", item_id="fc_t1"
+            ),
+            response_id="resp_tools",
+        ),
+        final_turn=response(
+            assistant_message(
+                "It is 18 °C and cloudy in Paris, and the local time is 15:09.",
+                item_id="msg_final",
+            ),
+            response_id="resp_final",
+        ),
+    )
+    cached = CachedModel(inner)
+    tools: list[Tool] = [get_weather, get_local_time]
+    instructions = "You are a concise travel assistant. Use the tools to answer."
+    settings = ModelSettings(temperature=0.2)
+    plain_agent = Agent(
+        name="travel", instructions=instructions, tools=tools, model=inner, model_settings=settings
+    )
+    cached_agent = plain_agent.clone(model=cached)
+    question = "What's the weather and the local time in Paris right now?"
+
+    async def run_plain() -> object:
+        return await Runner.run(plain_agent, question)
+
+    async def run_cached() -> object:
+        return await Runner.run(cached_agent, question)
+
+    # Fill the cache, let the background writes land, then check that runs are pure hits.
+    first = await Runner.run(cached_agent, question)
+    await cached.flush()
+    expected = (await run_plain()).final_output  # type: ignore[attr-defined]
+    if first.final_output != expected:
+        raise SetupError(f"cached run answered {first.final_output!r}, expected {expected!r}")
+    uncached = Series("Runner.run, uncached (inner model)")
+    hit = Series("Runner.run, CachedModel exact hits")
+    await interleave([(uncached, run_plain), (hit, run_cached)], warmup)
+    before = cached.stats()
+
+    progress(f"[1/3] end-to-end Runner.run: measuring {rounds} interleaved rounds")
+    uncached.samples_ns.clear()
+    hit.samples_ns.clear()
+    gc.collect()
+    await interleave([(uncached, run_plain), (hit, run_cached)], rounds)
+
+    after = cached.stats()
+    calls = 2 * rounds  # two model turns per run
+    exact_hits = after.hits_by_layer.get("exact", 0) - before.hits_by_layer.get("exact", 0)
+    if after.misses != before.misses or exact_hits != calls or after.bypasses != before.bypasses:
+        raise SetupError(
+            f"expected {calls} exact hits and no misses/bypasses while measuring, got "
+            f"{exact_hits} exact hits, {after.misses - before.misses} misses, "
+            f"bypasses {dict(after.bypasses)} (before {dict(before.bypasses)})"
+        )
+    ratio = hit.p50_us / uncached.p50_us
+    return {
+        "uncached": uncached.summary(),
+        "hit": hit.summary(),
+        "ratio_p50": ratio,
+        "goal_ratio_p50": E2E_GOAL_RATIO,
+        "pass": ratio <= E2E_GOAL_RATIO,
+        "_series": (uncached, hit),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Phase 2: hit overhead of one 20-item, 5-tool call
+
+
+def dump(item: TResponseOutputItem) -> TResponseInputItem:
+    """An output item as the Runner replays it as input (``model_dump(exclude_unset=True)``)."""
+    return item.model_dump(exclude_unset=True)  # type: ignore[return-value]
+
+
+def user(text: str) -> TResponseInputItem:
+    return {"content": text, "role": "user"}
+
+
+def tool_output(call_id: str, output: object) -> TResponseInputItem:
+    return {"call_id": call_id, "output": json.dumps(output), "type": "function_call_output"}
+
+
+def conversation_20() -> list[TResponseInputItem]:
+    """4 user messages, 4 assistant messages, 6 function_call/function_call_output pairs."""
+    docs = [
+        {"title": f"Returns policy, section {i}", "url": f"https://docs.example.com/returns#{i}",
+         "snippet": "Items can be returned within 30 days of delivery if unused and in the "
+         "original packaging. Refunds are issued to the original payment method."}
+        for i in range(1, 4)
+    ]  # fmt: skip
+    order = {
+        "order_id": "ORD-2024-001234",
+        "status": "delivered",
+        "delivered_at": "2024-11-02T14:31:00Z",
+        "total": {"amount": "149.90", "currency": "EUR"},
+        "items": [
+            {"sku": "KB-8812", "name": "Mechanical keyboard", "qty": 1, "price": "129.90"},
+            {"sku": "CB-0042", "name": "USB-C cable (2 m)", "qty": 1, "price": "20.00"},
+        ],
+    }
+    return [
+        user(
+            "Hi! What's the weather like in Lyon today? I'm deciding whether to ship or drop off."
+        ),
+        dump(function_call("get_weather", {"city": "Lyon"}, call_id="call_a1", item_id="fc_a1")),
+        tool_output("call_a1", {"city": "Lyon", "temperature": 14, "conditions": "light rain"}),
+        dump(
+            assistant_message(
+                "It's 14 °C with light rain in Lyon today, so dropping off may be less pleasant.",
+                item_id="msg_1",
+            )
+        ),
+        user("OK. What's your returns policy for a keyboard I bought in November?"),
+        dump(
+            function_call(
+                "search_docs",
+                {"query": "returns policy keyboard", "limit": 3, "sections": ["returns"]},
+                call_id="call_b1",
+                item_id="fc_b1",
+            )
+        ),
+        tool_output("call_b1", docs),
+        dump(
+            function_call(
+                "lookup_order",
+                {"order_id": "ORD-2024-001234", "include_items": True},
+                call_id="call_b2",
+                item_id="fc_b2",
+            )
+        ),
+        tool_output("call_b2", order),
+        dump(
+            assistant_message(
+                "Your order ORD-2024-001234 (mechanical keyboard and USB-C cable) was delivered "
+                "on 2 November. Items can be returned within 30 days of delivery if unused and in "
+                "the original packaging, so the standard window has closed. I can open a ticket "
+                "to ask for an exception if the keyboard is faulty.",
+                item_id="msg_2",
+            )
+        ),
+        user("Yes please, the space bar stopped working after two weeks. High priority."),
+        dump(
+            function_call(
+                "create_ticket",
+                {
+                    "title": "Faulty space bar on mechanical keyboard (ORD-2024-001234)",
+                    "body": "Customer reports the space bar stopped working after two weeks. "
+                    "Requesting an exception to the 30-day returns window.",
+                    "priority": "high",
+                    "tags": ["returns", "hardware", "exception"],
+                    "customer_address": None,
+                },
+                call_id="call_c1",
+                item_id="fc_c1",
+            )
+        ),
+        tool_output("call_c1", {"ticket_id": "TCK-88123", "status": "open", "sla_hours": 24}),
+        dump(
+            assistant_message(
+                "I've opened ticket TCK-88123 with high priority; the team answers within 24 "
+                "hours.",
+                item_id="msg_3",
+            )
+        ),
+        user("Great. Can you email me the ticket details, and cc my colleague at sam@example.com?"),
+        dump(assistant_message("Sure, sending that now.", item_id="msg_4")),
+        dump(
+            function_call(
+                "send_email",
+                {
+                    "to": ["alex@example.com"],
+                    "subject": "Your support ticket TCK-88123",
+                    "body": "Hello Alex,\n\nWe opened ticket TCK-88123 (high priority) about the "
+                    "faulty space bar on order ORD-2024-001234. We will reply within 24 hours."
+                    "\n\nThe support team",
+                    "cc": ["sam@example.com"],
+                },
+                call_id="call_d1",
+                item_id="fc_d1",
+            )
+        ),
+        dump(
+            function_call(
+                "lookup_order",
+                {"order_id": "ORD-2024-001234", "include_items": False},
+                call_id="call_d2",
+                item_id="fc_d2",
+            )
+        ),
+        tool_output("call_d1", {"status": "sent", "message_id": "<20241201.1234@example.com>"}),
+        tool_output("call_d2", {k: v for k, v in order.items() if k != "items"}),
+    ]
+
+
+async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
+    progress(f"[2/3] hit overhead (20 items, 5 tools): setup, warm-up ({warmup} rounds)")
+    final_text = (
+        "Done! I emailed the details of ticket TCK-88123 to alex@example.com with "
+        "sam@example.com in cc. Your order ORD-2024-001234 shows as delivered on 2 November; "
+        "the support team will reply within 24 hours about an exception for the faulty space "
+        "bar. Is there anything else I can help with?"
+    )
+    inner = InstantModel(
+        tool_turn=response(
+            function_call("lookup_order", {"order_id": "X"}, call_id="call_z", item_id="fc_z"),
+            response_id="resp_unused",
+        ),
+        final_turn=response(assistant_message(final_text, item_id="msg_5"), response_id="resp_5"),
+    )
+    cached = CachedModel(inner)
+    items = conversation_20()
+    assert len(items) == 20, len(items)
+    tools: list[Tool] = [search_docs, lookup_order, create_ticket, send_email, get_weather]
+    settings = ModelSettings(temperature=0.2)
+    instructions = "You are a helpful support agent for an online electronics shop."
+    handoffs: list[Handoff[Any, Any]] = []
+    args = (instructions, items, settings, tools, None, handoffs, ModelTracing.DISABLED)
+    kwargs: dict[str, Any] = {"previous_response_id": None, "conversation_id": None, "prompt": None}
+
+    await cached.get_response(*args, **kwargs)  # miss: fills the cache
+    await cached.flush()
+
+    identity = model_identity(inner)
+    config = cached.config
+
+    def new_call() -> ModelCall:
+        """A fresh ModelCall, built as ``CachedModel._call`` builds it (``key`` is cached)."""
+        controls = current_controls()
+        return ModelCall(
+            system_instructions=instructions,
+            input=items,
+            model_settings=settings,
+            tools=tools,
+            output_schema=None,
+            handoffs=handoffs,
+            tracing=ModelTracing.DISABLED,
+            previous_response_id=None,
+            conversation_id=None,
+            prompt=None,
+            streamed=False,
+            model_identity=identity,
+            namespace=controls.namespace or config.namespace,
+            key_extras=config.key_extras,
+            controls=controls,
+        )
+
+    key = new_call().key
+    raw = await cached.store.get(key)
+    if raw is None:
+        raise SetupError("the warm-up call did not store an entry under the expected key")
+    first = new_call()
+    head = first._head  # the key parts hashed as canonical JSON (not tools, not input)
+
+    async def cached_hit() -> object:
+        return await cached.get_response(*args, **kwargs)
+
+    async def inner_direct() -> object:
+        return await inner.get_response(*args, **kwargs)
+
+    async def build_key() -> object:
+        return new_call().key
+
+    async def decode_entry() -> object:
+        return decode(raw)
+
+    entry = decode(raw)
+
+    async def entry_to_response() -> object:
+        return to_response(entry, replay_usage=config.replay_usage)
+
+    async def key_input() -> object:
+        return input_json(items)
+
+    async def key_tools() -> object:
+        return tools_part(tools, [])
+
+    async def key_settings() -> object:
+        return settings_part(settings)
+
+    async def key_digest() -> object:
+        return hashlib.sha256(canonical_json(head)).hexdigest()
+
+    # A no-op, so the timer's and the await's own cost is visible next to the others.
+    async def noop() -> object:
+        return None
+
+    series = {
+        name: Series(label)
+        for name, label in [
+            ("hit", "cached.get_response (exact hit)"),
+            ("inner", "inner.get_response (direct)"),
+            ("key", "key: new ModelCall + .key"),
+            ("key_input", "  key: input_json (20 items)"),
+            ("key_tools", "  key: tools_part (5 tools, memoized)"),
+            ("key_settings", "  key: settings_part"),
+            ("key_digest", "  key: other parts (JSON + SHA-256)"),
+            ("decode", "entry: decode"),
+            ("to_response", "entry: to_response"),
+            ("noop", "timer + await of a no-op"),
+        ]
+    }
+    fns: dict[str, Callable[[], Awaitable[object]]] = {
+        "hit": cached_hit,
+        "inner": inner_direct,
+        "key": build_key,
+        "key_input": key_input,
+        "key_tools": key_tools,
+        "key_settings": key_settings,
+        "key_digest": key_digest,
+        "decode": decode_entry,
+        "to_response": entry_to_response,
+        "noop": noop,
+    }
+    variants = [(series[name], fns[name]) for name in series]
+    await interleave(variants, warmup)
+    before = cached.stats()
+
+    progress(f"[2/3] hit overhead (20 items, 5 tools): measuring {rounds} interleaved rounds")
+    for s in series.values():
+        s.samples_ns.clear()
+    gc.collect()
+    await interleave(variants, rounds)
+
+    after = cached.stats()
+    exact_hits = after.hits_by_layer.get("exact", 0) - before.hits_by_layer.get("exact", 0)
+    if after.misses != before.misses or exact_hits != rounds:
+        raise SetupError(
+            f"expected {rounds} exact hits while measuring, got {exact_hits} "
+            f"and {after.misses - before.misses} misses"
+        )
+    p50 = {name: s.p50_us for name, s in series.items()}
+    overhead = p50["hit"] - p50["inner"]
+    accounted = p50["key"] + p50["decode"] + p50["to_response"]
+    return {
+        "input_items": len(items),
+        "tools": len(tools),
+        "entry_bytes": len(raw),
+        "series": {name: s.summary() for name, s in series.items()},
+        "overhead_p50_us": overhead,
+        "goal_overhead_us": HIT_GOAL_US,
+        "pass": overhead <= HIT_GOAL_US,
+        "breakdown_p50_us": {
+            "key": p50["key"],
+            "decode": p50["decode"],
+            "to_response": p50["to_response"],
+            "rest (chain, stages, store, stats)": overhead - accounted,
+        },
+        "_series": series,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def report(e2e: dict[str, Any], hit: dict[str, Any], mode: str) -> None:
+    print(f"agentcache core benchmark ({mode} mode)")
+    print(
+        f"  python {platform.python_version()}, openai-agents {version('openai-agents')}, "
+        f"pydantic {version('pydantic')}, {platform.machine()} {platform.system()}"
+    )
+    print("  all times are per call/run, measured interleaved in this process\n")
+
+    uncached, hit_series = e2e["_series"]
+    print(f"1. End-to-end Runner.run (2 turns, 2 tools), {e2e['hit']['n']} runs each")
+    print_series(uncached)
+    print_series(hit_series)
+    print(
+        f"  ratio p50(hit) / p50(uncached)     {e2e['ratio_p50']:10.3f} x    "
+        f"goal <= {E2E_GOAL_RATIO:.2f} x"
+    )
+    print()
+
+    s = hit["_series"]
+    print(
+        f"2. Hit overhead of one call: {hit['input_items']} input items, {hit['tools']} tools, "
+        f"entry {hit['entry_bytes']} bytes, {s['hit'].summary()['n']} calls each"
+    )
+    for name in ("hit", "inner"):
+        print_series(s[name])
+    print(
+        f"  overhead p50(hit) - p50(inner)     {fmt_us(hit['overhead_p50_us'])}   "
+        f"goal <= {HIT_GOAL_US:.0f} us"
+    )
+    print("  where the time goes (p50 of each part alone):")
+    for name in ("key", "key_input", "key_tools", "key_settings", "key_digest"):
+        print_series(s[name])
+    for name in ("decode", "to_response"):
+        print_series(s[name])
+    rest = hit["breakdown_p50_us"]["rest (chain, stages, store, stats)"]
+    print(f"  {'rest: chain, stages, store, stats':<34} p50 {fmt_us(rest)}   (overhead - parts)")
+    print_series(s["noop"], "(timer floor, included in every line)")
+    print()
+
+    print("3. Summary")
+    rows = [
+        (
+            "end-to-end p50 ratio (hit/uncached)",
+            f"{e2e['ratio_p50']:.3f} x",
+            f"<= {E2E_GOAL_RATIO:.2f} x",
+            e2e["pass"],
+        ),
+        (
+            "hit overhead p50 (20 items, 5 tools)",
+            f"{hit['overhead_p50_us']:.1f} us",
+            f"<= {HIT_GOAL_US:.0f} us",
+            hit["pass"],
+        ),
+    ]
+    print(f"  {'metric':<38} {'value':>12} {'goal':>12}  result")
+    for metric, value, goal, ok in rows:
+        print(f"  {metric:<38} {value:>12} {goal:>12}  {'PASS' if ok else 'MISS'}")
+    bd = hit["breakdown_p50_us"]
+    print(
+        "  hit overhead breakdown (p50 us): "
+        + ", ".join(f"{name} {us:.1f}" for name, us in bd.items())
+    )
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if not k.startswith("_")}
+
+
+async def run_phases(quick: bool) -> dict[str, Any]:
+    set_tracing_disabled(True)
+    if quick:
+        e2e_rounds, e2e_warmup, hit_rounds, hit_warmup = 120, 20, 800, 150
+    else:
+        e2e_rounds, e2e_warmup, hit_rounds, hit_warmup = 1500, 150, 10000, 1000
+    e2e = await phase_e2e(e2e_rounds, e2e_warmup)
+    hit = await phase_hit(hit_rounds, hit_warmup)
+    return {"end_to_end": e2e, "hit_overhead": hit}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (CI smoke run)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    started = time.perf_counter()
+    try:
+        results = asyncio.run(run_phases(args.quick))
+    except SetupError as exc:
+        print(f"benchmark setup is broken, numbers would be meaningless: {exc}", file=sys.stderr)
+        return 1
+    progress(f"[3/3] summary ({time.perf_counter() - started:.1f} s)")
+    report(results["end_to_end"], results["hit_overhead"], mode)
+    if args.json:
+        doc = {
+            "mode": mode,
+            "python": platform.python_version(),
+            "openai_agents": version("openai-agents"),
+            **{name: public(result) for name, result in results.items()},
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2)
+        progress(f"wrote {args.json}")
+    return 0  # a missed goal is a result, not a failure
+
+
+if __name__ == "__main__":
+    sys.exit(main())
