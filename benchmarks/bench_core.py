@@ -3,9 +3,9 @@
 One process, one run, interleaved measurements, baselines measured in the same run. It reports
 ratios and differences against those baselines, never absolute claims about other machines.
 
-    /work/venv/bin/python benchmarks/bench_core.py            # full run
-    /work/venv/bin/python benchmarks/bench_core.py --quick    # CI smoke run (< ~15 s)
-    /work/venv/bin/python benchmarks/bench_core.py --json out.json
+    .venv/bin/python benchmarks/bench_core.py            # full run
+    .venv/bin/python benchmarks/bench_core.py --quick    # CI smoke run (< ~15 s)
+    .venv/bin/python benchmarks/bench_core.py --json out.json
 
 Phases (progress goes to stderr, results to stdout):
 
