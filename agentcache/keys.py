@@ -191,13 +191,21 @@ def input_json(input: str | Sequence[Any]) -> bytes:
     ordinals: dict[str, str] = {}
     normalized: list[Any] = []
     for i, item in enumerate(items):
-        if isinstance(item, BaseModel):
-            item = to_jsonable(item, f"input[{i}]")
-        if isinstance(item, Mapping):
-            item = {k: v for k, v in item.items() if k != "id"}
+        if type(item) is not dict:  # exact check first: ABC checks cost more than the copy
+            if isinstance(item, BaseModel):
+                item = to_jsonable(item, f"input[{i}]")
+            if not isinstance(item, Mapping):
+                normalized.append(item)
+                continue
+        if "id" in item or "call_id" in item:
+            item = dict(item)
+            item.pop("id", None)
             call_id = item.get("call_id")
             if isinstance(call_id, str):
-                item["call_id"] = ordinals.setdefault(call_id, f"call#{len(ordinals)}")
+                ordinal = ordinals.get(call_id)
+                if ordinal is None:
+                    ordinal = ordinals[call_id] = f"call#{len(ordinals)}"
+                item["call_id"] = ordinal
         normalized.append(item)
     try:
         return orjson.dumps(normalized, default=_encode_other, option=_ORJSON_OPTIONS)
