@@ -1,7 +1,9 @@
 """agentcache: a caching middleware chain for OpenAI Agents SDK models.
 
-from agentcache import CachedModel
-result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
+Usage::
+
+    from agentcache import CachedModel
+    result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
 """
 
 from .call import CallState, ModelCall, explain_difference

@@ -1,8 +1,10 @@
 """``agentcache`` command line: inspect plugins and manage a store.
 
-agentcache plugins                      which plugins loaded, and install hints for the rest
-agentcache size  file://.agentcache     count entries (optionally --namespace NS)
-agentcache clear file://.agentcache     remove entries (optionally --namespace NS)
+Commands::
+
+    agentcache plugins                      which plugins loaded, and install hints for the rest
+    agentcache size  file://.agentcache     count entries (optionally --namespace NS)
+    agentcache clear file://.agentcache     remove entries (optionally --namespace NS)
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ class Store(Protocol):
     * ``clear(namespace)`` removes every entry of that namespace (all entries when ``None``) and
       returns how many it removed; ``size(namespace)`` counts live entries.
     * Every method is safe under concurrent use from many tasks.
+    * Optional class attribute ``in_process = True``: the store never waits on I/O (like
+      ``MemoryStore``), so ``GuardedStore`` skips the per-call time budget for it.
     * Backend failures raise ordinary exceptions; the caller (``GuardedStore``) turns them into
       misses, so stores do not swallow errors themselves.
     """
