@@ -19,11 +19,13 @@ from .stats import Stats, StatsSnapshot
 from .stores.base import CacheKey, Store
 from .stores.file import FileStore
 from .stores.memory import MemoryStore
+from .tracing import NULL_TRACER, Tracer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KEY_VERSION",
+    "NULL_TRACER",
     "SETTINGS_POLICY",
     "CacheConfig",
     "CacheKey",
@@ -47,6 +49,7 @@ __all__ = [
     "Stats",
     "StatsSnapshot",
     "Store",
+    "Tracer",
     "build_chain",
     "explain_difference",
     "get_plugins",

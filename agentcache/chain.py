@@ -16,6 +16,7 @@ from agents.items import ModelResponse
 
 from .call import ModelCall
 from .stats import Stats
+from .tracing import NULL_TRACER, Tracer
 
 if TYPE_CHECKING:
     from .background import Background
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 Handler = Callable[[ModelCall], Awaitable[ModelResponse]]
 
 # Built-in positions; plugin stages pick an order between them.
+ORDER_TRACING = 5
 ORDER_STATS = 10
 ORDER_BYPASS = 100
 ORDER_EXACT = 200
@@ -50,6 +52,7 @@ class StageContext:
     stats: Stats
     config: CacheConfig
     background: Background
+    tracer: Tracer = NULL_TRACER
 
 
 def build_chain(stages: Iterable[Stage], terminal: Handler) -> Handler:

@@ -23,7 +23,9 @@ import pluggy
 if TYPE_CHECKING:
     from .call import ModelCall
     from .chain import Stage, StageContext
+    from .model import CacheConfig
     from .stores.base import Store
+    from .tracing import Tracer
 
 hookspec = pluggy.HookspecMarker("agentcache")
 hookimpl = pluggy.HookimplMarker("agentcache")
@@ -64,4 +66,17 @@ def agentcache_store_schemes() -> Mapping[str, StoreFactory] | None:
     ``CachedModel(model, store="scheme://...")`` calls the factory with the whole URL. The
     built-ins provide ``memory`` and ``file``; a later registration of a scheme replaces an
     earlier one, so a plugin can provide its own implementation of a built-in scheme.
+    """
+
+
+@hookspec
+def agentcache_tracer(config: CacheConfig) -> Tracer | None:
+    """Return a :class:`~agentcache.tracing.Tracer` to observe the I/O steps of every call.
+
+    Called once per :class:`~agentcache.CachedModel`, before its chain is built; the tracer is
+    then ``context.tracer`` for every stage. Core wraps the exact lookup (``"lookup"``), the
+    background store write (``"store_write"``) and the inner model call (``"model"``, for a
+    stream: until it ended or was abandoned) in ``tracer.span(step, call)``; the semantic layer
+    adds ``"semantic_lookup"``. Several tracers nest in registration order. Return ``None`` to
+    stay out (for example when your tracing library is not configured).
     """

@@ -31,6 +31,7 @@ from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage
 from .stats import Stats, StatsSnapshot
 from .stores.base import Store
 from .stores.memory import MemoryStore
+from .tracing import STEP_MODEL
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,10 @@ class CachedModel(Model):
         self._stats = stats or Stats()
         self._background = Background(self._stats)
         self.guarded_store = GuardedStore(self.store, self._stats, timeout=store_timeout)
-        context = StageContext(self.guarded_store, self._stats, self.config, self._background)
+        self.tracer = self.plugins.tracer(self.config)
+        context = StageContext(
+            self.guarded_store, self._stats, self.config, self._background, self.tracer
+        )
         self.stages: list[Stage] = [
             StatsStage(context),
             BypassStage(context, self.plugins.bypass_reason),
@@ -166,7 +170,8 @@ class CachedModel(Model):
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
         args, kwargs = call.sdk_args()
-        return await self.model.get_response(*args, **kwargs)
+        with self.tracer.span(STEP_MODEL, call):
+            return await self.model.get_response(*args, **kwargs)
 
     async def stream_response(
         self,

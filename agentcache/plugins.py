@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import builtin, hookspecs
+from .tracing import Tracer, combine
 
 if TYPE_CHECKING:
     from .call import ModelCall
     from .chain import Stage, StageContext
+    from .model import CacheConfig
     from .stores.base import Store
 
 ENTRY_POINT_GROUP = "agentcache"
@@ -83,6 +85,10 @@ class Plugins:
     def stages(self, context: StageContext) -> list[Stage]:
         groups: list[Iterable[Stage] | None] = self._each("agentcache_stages", context=context)
         return [stage for group in groups if group for stage in group]
+
+    def tracer(self, config: CacheConfig) -> Tracer:
+        tracers: list[Tracer | None] = self._each("agentcache_tracer", config=config)
+        return combine([t for t in tracers if t is not None])
 
     def store_schemes(self) -> dict[str, hookspecs.StoreFactory]:
         schemes: dict[str, hookspecs.StoreFactory] = {}

@@ -5,6 +5,7 @@ from agents.items import ModelResponse
 from ..call import ModelCall
 from ..chain import ORDER_EXACT, Handler, StageContext
 from ..entry import CorruptEntry, Entry, decode, to_response
+from ..tracing import STEP_LOOKUP
 
 
 class ExactLookupStage:
@@ -20,6 +21,7 @@ class ExactLookupStage:
         self._store = context.store
         self._stats = context.stats
         self._background = context.background
+        self._tracer = context.tracer
         self._replay_usage = context.config.replay_usage
         # Decoded entries by their bytes: a hot entry is parsed once, not on every hit (the
         # memory store hands back the same bytes object, so the lookup is an identity check).
@@ -29,7 +31,8 @@ class ExactLookupStage:
         if not call.cacheable or call.controls.skip_read:
             return await call_next(call)
         key = call.key
-        raw = await self._store.get(key)
+        with self._tracer.span(STEP_LOOKUP, call):
+            raw = await self._store.get(key)
         if raw is not None:
             try:
                 entry = self._decoded.get(raw) or decode(raw)

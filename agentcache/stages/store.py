@@ -8,7 +8,7 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputRefusal
 from ..call import ModelCall
 from ..chain import ORDER_STORE, Handler, StageContext
 from ..entry import Entry, encode, entry_from_response
-from ..stores.base import CacheKey
+from ..tracing import STEP_STORE_WRITE
 
 
 def unstorable_reason(response: ModelResponse) -> str | None:
@@ -39,6 +39,7 @@ class StoreStage:
         self._stats = context.stats
         self._background = context.background
         self._config = context.config
+        self._tracer = context.tracer
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         if not call.cacheable or call.controls.skip_write:
@@ -52,12 +53,13 @@ class StoreStage:
         ttl = call.controls.ttl or self._config.ttl
         entry = entry_from_response(response, call.key.digest, time.perf_counter() - started, ttl)
         call.state.entry = entry
-        call.state.write = self._background.spawn(self._write(call.key, entry, ttl), "store_write")
+        call.state.write = self._background.spawn(self._write(call, entry, ttl), "store_write")
         return response
 
-    async def _write(self, key: CacheKey, entry: Entry, ttl: float | None) -> None:
-        raw = encode(entry)
-        if len(raw) > self._config.max_entry_bytes:
-            self._stats.count("not_stored", "too_large")
-        elif await self._store.set(key, raw, ttl):
-            self._stats.stored()
+    async def _write(self, call: ModelCall, entry: Entry, ttl: float | None) -> None:
+        with self._tracer.span(STEP_STORE_WRITE, call):
+            raw = encode(entry)
+            if len(raw) > self._config.max_entry_bytes:
+                self._stats.count("not_stored", "too_large")
+            elif await self._store.set(call.key, raw, ttl):
+                self._stats.stored()

@@ -19,7 +19,12 @@ import pytest
 from agentcache import hookspecs
 
 TESTS = Path(__file__).parents[1]
-KNOWN_HOOKS = {"agentcache_bypass", "agentcache_stages", "agentcache_store_schemes"}
+KNOWN_HOOKS = {
+    "agentcache_bypass",
+    "agentcache_stages",
+    "agentcache_store_schemes",
+    "agentcache_tracer",
+}
 
 
 def hookspec_functions() -> dict[str, Callable[..., Any]]:
