@@ -47,10 +47,17 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, default=0.80)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--show", type=int, default=15, help="list this many wrong decisions")
+    parser.add_argument(
+        "--split", choices=["dev", "test", "all"], default="all",
+        help="dev: even-numbered groups (tune here), test: odd-numbered groups (report here)",
+    )
+    parser.add_argument("--guards", help="comma-separated built-in guards (default: all)")
     args = parser.parse_args()
 
     data = json.loads(Path(args.probes).read_text(encoding="utf-8"))
     groups = data["groups"]
+    if args.split != "all":
+        groups = groups[args.split == "test" :: 2]
     bases = [g["base"] for g in groups]
     queries: list[tuple[str, int | None, str]] = []  # prompt, own group (paraphrase), kind
     for gi, g in enumerate(groups):
@@ -62,7 +69,8 @@ def main() -> int:
     base_vecs = model.encode(bases, normalize_embeddings=True, batch_size=64)
     query_vecs = model.encode([q for q, _, _ in queries], normalize_embeddings=True, batch_size=64)
     sims = query_vecs @ base_vecs.T
-    guards = list(BUILTIN_GUARDS.items())
+    names = args.guards.split(",") if args.guards else list(BUILTIN_GUARDS)
+    guards = [(name, BUILTIN_GUARDS[name]) for name in names]
 
     def decide(qi: int, threshold: float, guarded: bool) -> tuple[int | None, str | None]:
         order = np.argsort(-sims[qi])[: args.top_k if guarded else 1]

@@ -314,6 +314,39 @@ def language(new: str, cached: str) -> str | None:
     return "language" if "unknown" not in (a, b) and a != b else None
 
 
+# Function words and the generic wording of requests: paraphrases add, drop and swap these
+# freely ("Could you tell me...", "please"), so they carry no answer-changing content.
+_GENERIC = frozenset(
+    """a an the is are was were be been being am do does did doing have has had having of to in
+    on at by for with about as into onto from up out over than then so such this that these those
+    it its it's i i'm i'd i'll i've me my mine we our us you your yours he she they them their
+    what what's whats which who whom whose when where why how there here please kindly could can
+    would will shall should may might must tell give show let know need want like help get got
+    find look explain say said just also really very quick quickly some any all each every one
+    and or but if any hi hello hey thanks thank ok okay sure exactly actually currently right now
+    way ways thing things something anything make made using use via per being able possible""".split()
+)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def _content(text: str) -> set[str]:
+    words = (_UNITS.get(w, w) for w in _words(text.replace("'s", "")))
+    return {_stem(w) for w in words if w not in _GENERIC and not w.isdigit()}
+
+
+def wording(new: str, cached: str) -> str | None:
+    """The same content words (after stemming; function words and request phrasing aside): a
+    swapped noun or qualifier ("hotel"/"hostel", "today"/"tomorrow", "round-trip") vetoes.
+    The strictest guard, and the one that costs recall: synonyms count as different."""
+    return "wording" if _content(new) != _content(cached) else None
+
+
 @dataclass(frozen=True)
 class Verdict:
     vetoed_by: str | None
@@ -331,6 +364,7 @@ BUILTIN_GUARDS: dict[str, Guard] = {
     "formats": formats,
     "language": language,
     "entities": entities,
+    "wording": wording,
 }
 
 
