@@ -10,14 +10,14 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
-from agents.items import TResponseInputItem
+from agents.items import TResponseInputItem, TResponseStreamEvent
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.models.openai_responses import Converter
@@ -44,6 +44,10 @@ class CallState:
     write: asyncio.Task[None] | None = None
     """The background write of ``entry``, while single-flight keeps serving it."""
     started: float = field(default_factory=time.perf_counter)
+    unstorable: str | None = None
+    """Why the answer must not be stored although the model returned (an unfinished stream)."""
+    sink: Callable[[TResponseStreamEvent], Awaitable[None]] | None = None
+    """For a streamed call: where the terminal handler sends each live event."""
 
 
 @dataclass(frozen=True)

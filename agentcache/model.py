@@ -31,6 +31,7 @@ from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage
 from .stats import Stats, StatsSnapshot
 from .stores.base import Store
 from .stores.memory import MemoryStore
+from .stream import ReplayOptions, StreamRecorder, stream_call
 from .tracing import STEP_MODEL
 
 
@@ -45,6 +46,10 @@ class CacheConfig:
     max_entry_bytes: int = 4 * 1024 * 1024
     store_timeout: float = 0.25
     key_extras: Mapping[str, Any] | None = None
+    stream_chunk_chars: int = 32
+    """Characters per text delta when a hit is replayed as a stream."""
+    stream_delay: float = 0.0
+    """Seconds before each delta of a replayed stream (a typing effect); off by default."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Free-form options for plugin stages (``CachedModel(..., options={...})``)."""
 
@@ -55,6 +60,12 @@ class CacheConfig:
             raise ValueError(f"ttl must be a positive number of seconds or None, got {self.ttl!r}")
         if not self.store_timeout > 0:
             raise ValueError(f"store_timeout must be positive, got {self.store_timeout!r}")
+        if not (isinstance(self.stream_chunk_chars, int) and self.stream_chunk_chars > 0):
+            raise ValueError(
+                f"stream_chunk_chars must be a positive int, got {self.stream_chunk_chars!r}"
+            )
+        if not self.stream_delay >= 0:
+            raise ValueError(f"stream_delay must be >= 0 seconds, got {self.stream_delay!r}")
         to_jsonable(self.key_extras, "key_extras")  # fail now, naming the field
 
 
@@ -86,6 +97,8 @@ class CachedModel(Model):
         store_timeout: float = 0.25,
         max_entry_bytes: int = 4 * 1024 * 1024,
         model_id: str | None = None,
+        stream_chunk_chars: int = 32,
+        stream_delay: float = 0.0,
         options: Mapping[str, Any] | None = None,
         plugins: Plugins | None = None,
         stats: Stats | None = None,
@@ -102,6 +115,8 @@ class CachedModel(Model):
             max_entry_bytes=max_entry_bytes,
             store_timeout=store_timeout,
             key_extras=key_extras,
+            stream_chunk_chars=stream_chunk_chars,
+            stream_delay=stream_delay,
             options=dict(options or {}),
         )
         self.plugins = plugins or get_plugins()
@@ -123,6 +138,12 @@ class CachedModel(Model):
         ]
         self._chain = build_chain(self.stages, self._call_model)
         self._identity = {"id": model_id} if model_id else model_identity(model)
+        name = self._identity.get("name") or model_id
+        self._replay = ReplayOptions(
+            model=name if isinstance(name, str) else ReplayOptions.model,
+            chunk_chars=stream_chunk_chars,
+            delay=stream_delay,
+        )
         self.recent_calls: deque[ModelCall] = deque(maxlen=history)
         """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
 
@@ -169,11 +190,27 @@ class CachedModel(Model):
         return await self._chain(self._call(sdk_args, streamed=False))
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
+        """The end of the chain. A streamed call streams: each event goes to the caller as it
+        arrives, and the response is what the stream amounted to (see ``agentcache.stream``)."""
         args, kwargs = call.sdk_args()
         with self.tracer.span(STEP_MODEL, call):
-            return await self.model.get_response(*args, **kwargs)
+            if not call.streamed:
+                return await self.model.get_response(*args, **kwargs)
+            send, recorder = call.state.sink, StreamRecorder()
+            events = self.model.stream_response(*args, **kwargs)
+            try:
+                async for event in events:
+                    recorder.see(event)
+                    if send is not None:
+                        await send(event)
+            finally:  # a caller that stopped early closes the model's stream now, not at GC
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            response, call.state.unstorable = recorder.result()
+            return response
 
-    async def stream_response(
+    def stream_response(
         self,
         system_instructions: str | None,
         input: str | list[TResponseInputItem],
@@ -187,9 +224,8 @@ class CachedModel(Model):
         conversation_id: str | None = None,
         prompt: ResponsePromptParam | None = None,
     ) -> AsyncIterator[TResponseStreamEvent]:
-        """Streamed turns pass straight through for now (counted as bypass ``streaming``)."""
-        self._stats.count("bypasses", "streaming")
-        async for event in self.model.stream_response(
+        """Same chain, keys and entries as ``get_response``; a hit is replayed as events."""
+        sdk_args = (
             system_instructions,
             input,
             model_settings,
@@ -197,11 +233,11 @@ class CachedModel(Model):
             output_schema,
             handoffs,
             tracing,
-            previous_response_id=previous_response_id,
-            conversation_id=conversation_id,
-            prompt=prompt,
-        ):
-            yield event
+            previous_response_id,
+            conversation_id,
+            prompt,
+        )
+        return stream_call(self._chain, self._call(sdk_args, streamed=True), self._replay)
 
     def stats(self) -> StatsSnapshot:
         return self._stats.snapshot()

@@ -15,7 +15,7 @@ from typing import Any
 from agents import Agent, ModelSettings, function_tool
 from agents.items import ModelResponse, TResponseOutputItem
 from agents.models.interface import Model
-from agents.testing import assistant_message, function_call
+from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
 from agents.usage import Usage
 
 Turn = Callable[[str], list[TResponseOutputItem]]
@@ -51,6 +51,8 @@ class TurnModel(Model):
         random_ids: bool = True,
         fail_first: int = 0,
         usage: Usage | None = None,
+        event_delay: float = 0.0,
+        stream_error_after: int | None = None,
     ) -> None:
         self.turns = list(turns or weather_turns())
         self.latency = latency
@@ -58,6 +60,9 @@ class TurnModel(Model):
         self.fail_first = fail_first
         self.usage = usage or Usage(requests=1, input_tokens=50, output_tokens=10, total_tokens=60)
         self.calls: list[dict[str, Any]] = []
+        self.event_delay = event_delay
+        self.stream_error_after = stream_error_after
+        self.events_sent = 0
 
     async def get_response(
         self,
@@ -79,10 +84,14 @@ class TurnModel(Model):
                 "settings": model_settings,
                 "tools": tools,
                 "conversation_id": conversation_id,
+                "streamed": False,
             }
         )
         if self.latency:
             await asyncio.sleep(self.latency)
+        return self._answer(input, previous_response_id, conversation_id)
+
+    def _answer(self, input, previous_response_id, conversation_id) -> ModelResponse:  # type: ignore[no-untyped-def]
         if len(self.calls) <= self.fail_first:
             raise RuntimeError("upstream failure")
         items = input if isinstance(input, list) else []
@@ -98,8 +107,60 @@ class TurnModel(Model):
             output=self.turns[turn](ids), usage=self.usage, response_id=f"resp_{turn}_{ids}"
         )
 
-    def stream_response(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
+    async def stream_response(  # type: ignore[no-untyped-def]
+        self,
+        system_instructions,
+        input,
+        model_settings,
+        tools,
+        output_schema,
+        handoffs,
+        tracing,
+        *,
+        previous_response_id=None,
+        conversation_id=None,
+        prompt=None,
+    ):
+        """The same answers as a live stream, with the events the SDK's ScriptedModel makes.
+
+        ``latency`` is spent before the first event; ``event_delay`` between events;
+        ``stream_error_after`` raises RuntimeError after that many events.
+        """
+        self.calls.append(
+            {
+                "input": input,
+                "settings": model_settings,
+                "tools": tools,
+                "conversation_id": conversation_id,
+                "streamed": True,
+            }
+        )
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        answer = self._answer(input, previous_response_id, conversation_id)
+        step = ModelStep(output=answer.output, usage=answer.usage, response_id=answer.response_id)
+        scripted = ScriptedModel([step])
+        events = scripted.stream_response(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+        )
+        sent = 0
+        async for event in events:
+            if sent and self.event_delay:
+                await asyncio.sleep(self.event_delay)
+            if self.stream_error_after is not None and sent >= self.stream_error_after:
+                raise RuntimeError("stream broke")
+            self.events_sent += 1
+            sent += 1
+            yield event
 
 
 def weather_agent(**overrides: Any) -> Agent[Any]:

@@ -46,7 +46,7 @@ class StoreStage:
             return await call_next(call)
         started = time.perf_counter()
         response = await call_next(call)
-        reason = unstorable_reason(response)
+        reason = call.state.unstorable or unstorable_reason(response)
         if reason is not None:
             self._stats.count("not_stored", reason)
             return response
