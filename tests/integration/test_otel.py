@@ -8,6 +8,7 @@ process (``test_global_providers``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -20,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from agents import RunConfig, Runner
+from agents import Agent, RunConfig, Runner
+from agents.models.interface import ModelTracing
+from agents.testing import assistant_message
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -433,3 +436,120 @@ def test_without_the_extra_the_plugin_reports_an_install_hint() -> None:
     assert out["hint"] == "pip install 'agentcache-middleware[otel]'"
     assert "otel" not in out["stages"]
     assert out["output"] == "Sunny, 69.8F in Paris"
+
+
+# -- streamed calls: one span per call, ended when the stream completes or is abandoned --
+
+LONG = "The capital of Australia is Canberra, chosen as a compromise between Sydney and Melbourne."
+
+
+def text_model(**options: Any) -> TurnModel:
+    inner = TurnModel([lambda ids: [assistant_message(LONG, item_id=f"msg_{ids}")]], **options)
+    inner.model = "scripted-4o"  # type: ignore[attr-defined]
+    return inner
+
+
+async def run_streamed(cached: CachedModel, agent: Agent[Any] | None = None) -> Any:
+    result = Runner.run_streamed(
+        agent or weather_agent(), "weather?", run_config=RunConfig(model=cached)
+    )
+    async for _ in result.stream_events():
+        pass
+    await cached.flush()
+    return result
+
+
+async def test_streamed_miss_then_hit(otel: Otel) -> None:
+    cached = CachedModel(scripted(), options=otel.options())
+    await run_streamed(cached)
+    misses = otel.spans("agentcache.stream_response")
+    assert outcomes(misses) == ["miss"] * 3
+    assert otel.spans("agentcache.get_response") == []
+    for span in misses:
+        a = attrs(span)
+        assert a["agentcache.streamed"] is True
+        assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (50, 10)
+        assert sorted(otel.children(span)) == [
+            "agentcache.lookup",
+            "agentcache.model",
+            "agentcache.store_write",
+        ]
+        assert "agentcache.abandoned" not in a
+
+    otel.exporter.clear()
+    result = await run_streamed(cached)
+    assert result.final_output == "Sunny, 69.8F in Paris"
+    hits = otel.spans("agentcache.stream_response")
+    assert outcomes(hits) == ["hit"] * 3
+    for span in hits:
+        a = attrs(span)
+        assert (a["agentcache.layer"], a["agentcache.tokens_saved"]) == ("exact", 60)
+        assert otel.children(span) == ["agentcache.lookup"]
+    assert otel.counts("agentcache.calls") == {
+        (("agentcache.outcome", "miss"),): 3,
+        (("agentcache.layer", "exact"), ("agentcache.outcome", "hit")): 3,
+    }
+
+
+async def test_streamed_and_unary_calls_share_entries_and_say_which_they_were(otel: Otel) -> None:
+    cached = CachedModel(scripted(), options=otel.options())
+    await run(cached)
+    await run_streamed(cached)
+    streamed = otel.spans("agentcache.stream_response")
+    assert outcomes(otel.spans("agentcache.get_response")) == ["miss"] * 3
+    assert outcomes(streamed) == ["hit"] * 3
+    assert [attrs(s)["agentcache.streamed"] for s in streamed] == [True] * 3
+
+
+async def test_abandoned_stream_via_run_cancel(otel: Otel) -> None:
+    inner = text_model(event_delay=0.01)
+    cached = CachedModel(inner, options=otel.options())
+    agent = Agent(name="plain", instructions="Answer briefly.")
+    result = Runner.run_streamed(agent, "capital?", run_config=RunConfig(model=cached))
+    async for event in result.stream_events():
+        if event.type == "raw_response_event" and event.data.type == "response.output_item.added":
+            result.cancel()
+    await cached.flush()
+    await asyncio.sleep(0.05)
+    (call,) = otel.spans("agentcache.stream_response")  # finished: the span was ended
+    a = attrs(call)
+    assert a["agentcache.abandoned"] is True
+    assert a["agentcache.outcome"] == "miss"  # what the state says: it was on its way to a miss
+    assert call.status.status_code is not StatusCode.ERROR
+    assert call.end_time is not None
+    (model,) = otel.spans("agentcache.model")
+    assert attrs(model)["agentcache.abandoned"] is True
+    assert model.status.status_code is not StatusCode.ERROR
+    assert otel.spans("agentcache.store_write") == []  # nothing stored
+    assert cached.stats().stores == 0
+    assert otel.counts("agentcache.calls") == {(("agentcache.outcome", "miss"),): 1}
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+async def test_abandoned_stream_via_closing_the_iterator(otel: Otel) -> None:
+    cached = CachedModel(text_model(), options=otel.options())
+    agent = Agent(name="plain", instructions="Answer briefly.")
+    tracing = ModelTracing.DISABLED
+    events = cached.stream_response(
+        agent.instructions, "capital?", agent.model_settings, [], None, [], tracing
+    )
+    first = await anext(events)
+    assert first.type == "response.created"
+    await events.aclose()  # type: ignore[attr-defined]
+    await cached.flush()
+    (call,) = otel.spans("agentcache.stream_response")
+    assert attrs(call)["agentcache.abandoned"] is True
+    assert call.status.status_code is not StatusCode.ERROR
+    assert [s.name for s in otel.spans()] == ["agentcache.stream_response", "agentcache.lookup",
+                                              "agentcache.model"]  # fmt: skip
+
+
+async def test_stream_error_is_an_error(otel: Otel) -> None:
+    cached = CachedModel(text_model(stream_error_after=3), options=otel.options())
+    agent = Agent(name="plain", instructions="Answer briefly.")
+    with pytest.raises(RuntimeError, match="stream broke"):
+        await run_streamed(cached, agent)
+    (call,) = otel.spans("agentcache.stream_response")
+    assert attrs(call)["agentcache.outcome"] == "error"
+    assert "agentcache.abandoned" not in attrs(call)
+    assert call.status.status_code is StatusCode.ERROR
