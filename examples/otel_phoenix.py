@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 from typing import Any
 
@@ -117,8 +118,11 @@ def main() -> None:
     args = parser.parse_args()
     provider = configure(args.endpoint, args.project, instrument_sdk=not args.no_sdk_spans)
     print("model: LOCAL SCRIPTED MODEL (no key needed; ~0.3 s per turn)")
-    cached = CachedModel(LocalScriptedModel(), namespace="example")
-    asyncio.run(run(cached))
+    with tempfile.TemporaryDirectory() as directory:
+        # An on-disk store, so the lookups and writes are I/O steps with spans of their own
+        # (the default memory store's are not: they get none unless asked for).
+        cached = CachedModel(LocalScriptedModel(), store=f"file://{directory}", namespace="example")
+        asyncio.run(run(cached))
     provider.shutdown()  # flush the batch of spans before exiting
     print(f"spans sent: open {args.endpoint}/projects and choose '{args.project}'")
 

@@ -18,6 +18,9 @@ Options (``CachedModel(..., options={...})``):
   ``gen_ai.output.messages`` on the call span. Off by default: prompts stay out of traces.
 - ``otel_agents_span`` (default ``False``): also add a custom span to the Agents SDK's own
   trace (``agents.tracing.custom_span``) so SDK trace viewers show cache hits.
+- ``otel_in_process_steps`` (default ``False``): the exact lookup and the store write of an
+  in-process store (the default memory store) do no I/O and get no span of their own; set it
+  to see them anyway. Lookups and writes of other stores always get one.
 - ``otel_tracer_provider`` / ``otel_meter_provider``: use these providers instead of the
   global ones (tests, or an application that keeps several).
 """

@@ -10,8 +10,10 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any
@@ -19,7 +21,14 @@ from typing import Any
 from agents.items import ModelResponse
 from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import Counter, Histogram, Meter, MeterProvider, NoOpMeterProvider
+from opentelemetry.metrics import (
+    CallbackOptions,
+    Histogram,
+    Meter,
+    MeterProvider,
+    NoOpMeterProvider,
+    Observation,
+)
 from opentelemetry.trace import (
     NoOpTracerProvider,
     ProxyTracerProvider,
@@ -58,12 +67,11 @@ ATTR_STREAMED = "agentcache.streamed"
 ATTR_TOKENS_SAVED = "agentcache.tokens_saved"
 ATTR_SECONDS_SAVED = "agentcache.seconds_saved"
 ATTR_ABANDONED = "agentcache.abandoned"
-ATTR_STEP = "agentcache.step"
 KEY_PREFIX_LENGTH = 12
 
 _NULL: AbstractContextManager[None] = nullcontext()
 _NO_TRACING = (ProxyTracerProvider, NoOpTracerProvider)
-_NO_METRICS = (_ProxyMeterProvider, NoOpMeterProvider, NoOpTracerProvider)
+_NO_METRICS = (_ProxyMeterProvider, NoOpMeterProvider)
 _warned = False
 
 
@@ -101,7 +109,7 @@ def _global_meter_provider() -> object:
 
 
 _UNSET = object()
-_NO_PROVIDER = NoOpTracerProvider()  # stands for "none configured" in both lookups
+_NO_PROVIDER = object()  # "none configured", in both lookups
 _PROVIDERS_FROM_ENV = bool(
     {"OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"} & set(os.environ)
 )
@@ -114,12 +122,26 @@ def _flag(value: object) -> bool:
 
 
 class _Instruments:
+    """The instruments of one meter provider, shared by every cached model that uses it.
+
+    ``agentcache.calls`` and ``agentcache.tokens_saved`` are asynchronous (observable)
+    counters: a call only bumps a tally here, and the SDK reads the tallies when it collects.
+    Only the duration histogram, which has no asynchronous form, is recorded on each call.
+    """
+
     def __init__(self, meter: Meter) -> None:
-        self.calls: Counter = meter.create_counter(
-            "agentcache.calls", unit="{call}", description="Model calls by cache outcome and layer"
+        self._lock = threading.Lock()
+        self._calls: dict[tuple[str, str | None, str | None], int] = {}
+        self._tokens: dict[str, int] = {}
+        meter.create_observable_counter(
+            "agentcache.calls",
+            callbacks=[self._observe_calls],
+            unit="{call}",
+            description="Model calls by cache outcome, layer and bypass reason",
         )
-        self.tokens_saved: Counter = meter.create_counter(
+        meter.create_observable_counter(
             "agentcache.tokens_saved",
+            callbacks=[self._observe_tokens],
             unit="{token}",
             description="Tokens the original calls behind cache hits cost (not billed again)",
         )
@@ -128,6 +150,51 @@ class _Instruments:
             unit="s",
             description="Duration of a model call through the cache, by outcome",
         )
+
+    def count(self, outcome: str, layer: str | None, reason: str | None, tokens: int) -> None:
+        labels = (outcome, layer, reason)
+        with self._lock:
+            self._calls[labels] = self._calls.get(labels, 0) + 1
+            if tokens and layer is not None:
+                self._tokens[layer] = self._tokens.get(layer, 0) + tokens
+
+    def _observe_calls(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            tallies = list(self._calls.items())
+        observations = []
+        for (outcome, layer, reason), count in tallies:
+            attributes: dict[str, AttributeValue] = {ATTR_OUTCOME: outcome}
+            if layer is not None:
+                attributes[ATTR_LAYER] = layer
+            if reason is not None:
+                attributes[ATTR_BYPASS_REASON] = reason
+            observations.append(Observation(count, attributes))
+        return observations
+
+    def _observe_tokens(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            tallies = list(self._tokens.items())
+        return [Observation(tokens, {ATTR_LAYER: layer}) for layer, tokens in tallies]
+
+
+# One set of instruments per meter provider: creating them again for a second model would
+# make the SDK warn about a duplicate instrument and ignore the second model's callbacks.
+_instruments_by_provider: weakref.WeakKeyDictionary[object, _Instruments] = (
+    weakref.WeakKeyDictionary()
+)
+_instruments_lock = threading.Lock()
+
+
+def _shared_instruments(provider: Any) -> _Instruments:
+    with _instruments_lock:
+        try:
+            found = _instruments_by_provider.get(provider)
+        except TypeError:  # not weakly referenceable: no sharing
+            return _Instruments(provider.get_meter(INSTRUMENTATION_NAME, __version__))
+        if found is None:
+            found = _Instruments(provider.get_meter(INSTRUMENTATION_NAME, __version__))
+            _instruments_by_provider[provider] = found
+        return found
 
 
 class Telemetry:
@@ -144,6 +211,10 @@ class Telemetry:
             options.get("otel_capture_content", os.environ.get(CAPTURE_CONTENT_ENV, ""))
         )
         self.agents_span = _flag(options.get("otel_agents_span", False))
+        self.in_process_steps = _flag(options.get("otel_in_process_steps", False))
+        self.skip_store_steps = False
+        """Set once the store is known: its lookups and writes do no I/O (a memory store), so
+        they get no span of their own unless ``otel_in_process_steps`` asks for them."""
         self._tracer_provider: TracerProvider | None = options.get("otel_tracer_provider")
         self._meter_provider: MeterProvider | None = options.get("otel_meter_provider")
         self._tracer_for: tuple[object, trace.Tracer | None] = (None, None)
@@ -159,7 +230,7 @@ class Telemetry:
         if provider is seen:
             return tracer
         tracer = None
-        if not isinstance(provider, _NO_TRACING):
+        if provider is not _NO_PROVIDER and not isinstance(provider, _NO_TRACING):
             try:
                 tracer = provider.get_tracer(INSTRUMENTATION_NAME, __version__)  # type: ignore[attr-defined]
             except Exception:
@@ -174,10 +245,9 @@ class Telemetry:
         if provider is seen:
             return instruments
         instruments = None
-        if not isinstance(provider, _NO_METRICS):
+        if provider is not _NO_PROVIDER and not isinstance(provider, _NO_METRICS):
             try:
-                meter = provider.get_meter(INSTRUMENTATION_NAME, __version__)  # type: ignore[attr-defined]
-                instruments = _Instruments(meter)
+                instruments = _shared_instruments(provider)
             except Exception:
                 _swallow("creating the instruments")  # and not again for this provider
         self._instruments_for = (provider, instruments)
@@ -185,7 +255,16 @@ class Telemetry:
 
     # -- the Tracer protocol: one child span per I/O step --
 
+    def use_store(self, store: object) -> None:
+        """Called with the model's store when its chain is built."""
+        inner = getattr(store, "store", store)  # the GuardedStore's wrapped store
+        self.skip_store_steps = bool(getattr(inner, "in_process", False)) and not (
+            self.in_process_steps
+        )
+
     def span(self, step: str, call: ModelCall) -> AbstractContextManager[Any]:
+        if self.skip_store_steps and step in _STORE_STEPS:
+            return _NULL
         try:
             tracer = self.tracer()
         except Exception:
@@ -251,6 +330,7 @@ class _StepSpan:
             _swallow(f"closing the {self._step} span")
 
 
+_STORE_STEPS = frozenset({"lookup", "store_write"})
 _STEP_NAMES = {
     step: f"agentcache.{step}" for step in ("lookup", "semantic_lookup", "store_write", "model")
 }
@@ -387,11 +467,11 @@ class _CallRecord:
         span = self._span
         if span is None:
             return
-        span.set_attributes(facts)
         if response is not None:
-            span.set_attributes(_response_attributes(response))
+            facts = {**facts, **_response_attributes(response, facts[ATTR_OUTCOME] == "hit")}
             if self._telemetry.capture_content:
-                span.set_attributes(_output_content(response))
+                facts.update(_output_content(response))
+        span.set_attributes(facts)  # one call: the SDK takes a lock and cleans them together
         if error is not None:
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, type(error).__name__))
@@ -404,16 +484,16 @@ class _CallRecord:
         if instruments is None:
             return
         state = call.state
-        labels: dict[str, AttributeValue] = {ATTR_OUTCOME: outcome}
-        if state.layer is not None and outcome == "hit":
-            labels[ATTR_LAYER] = state.layer
-        if state.bypass_reason is not None:
-            labels[ATTR_BYPASS_REASON] = state.bypass_reason
-        instruments.calls.add(1, labels)
+        layer = (state.layer or "exact") if outcome == "hit" else None
         tokens_saved = facts.get(ATTR_TOKENS_SAVED)
-        if isinstance(tokens_saved, int) and tokens_saved:
-            instruments.tokens_saved.add(tokens_saved, {ATTR_LAYER: state.layer or "exact"})
-        instruments.duration.record(took, {ATTR_OUTCOME: outcome})
+        tokens = tokens_saved if isinstance(tokens_saved, int) else 0
+        instruments.count(outcome, layer, state.bypass_reason, tokens)
+        instruments.duration.record(took, _DURATION_LABELS.get(outcome) or {ATTR_OUTCOME: outcome})
+
+
+_DURATION_LABELS: dict[str, dict[str, AttributeValue]] = {
+    outcome: {ATTR_OUTCOME: outcome} for outcome in ("hit", "miss", "bypass", "error")
+}
 
 
 def _facts(
@@ -454,14 +534,14 @@ def _request_attributes(call: ModelCall) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _response_attributes(response: ModelResponse) -> dict[str, AttributeValue]:
+def _response_attributes(response: ModelResponse, hit: bool) -> dict[str, AttributeValue]:
     usage = response.usage
     attributes: dict[str, AttributeValue] = {
         # What this call was billed: zero for a hit unless replay_usage is on.
         "gen_ai.usage.input_tokens": usage.input_tokens,
         "gen_ai.usage.output_tokens": usage.output_tokens,
     }
-    if response.response_id:
+    if response.response_id and not hit:  # a hit's id is that of the original answer
         attributes["gen_ai.response.id"] = response.response_id
     return attributes
 

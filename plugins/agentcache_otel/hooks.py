@@ -25,4 +25,6 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     telemetry = next(
         (t for t in tracers if isinstance(t, Telemetry) and t.config is context.config), None
     )
-    return [TelemetryStage(telemetry or Telemetry(context.config))]
+    telemetry = telemetry or Telemetry(context.config)
+    telemetry.use_store(context.store)
+    return [TelemetryStage(telemetry)]

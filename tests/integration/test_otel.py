@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from agents import Agent, RunConfig, Runner
+from agents.items import ModelResponse
 from agents.models.interface import ModelTracing
 from agents.testing import assistant_message
 from opentelemetry import trace
@@ -34,7 +35,9 @@ from opentelemetry.trace import StatusCode
 
 import agentcache
 import agentcache_otel
-from agentcache import CachedModel, Plugins
+from agentcache import CachedModel, Entry, Handler, ModelCall, Plugins, StageContext, hookimpl
+from agentcache.chain import ORDER_SEMANTIC
+from agentcache.entry import to_response
 from tests.support import TurnModel, weather_agent
 
 ROOT = Path(__file__).parents[2]
@@ -51,6 +54,7 @@ class Otel:
         return {
             "otel_tracer_provider": self.tracer_provider,
             "otel_meter_provider": self.meter_provider,
+            "otel_in_process_steps": True,  # step spans for the memory store too
             **more,
         }
 
@@ -141,6 +145,7 @@ async def test_miss_then_hit_spans_and_attributes(otel: Otel) -> None:
         assert a["gen_ai.operation.name"] == "chat"
         assert a["gen_ai.request.temperature"] == 0.2
         assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (50, 10)
+        assert a["gen_ai.response.id"].startswith("resp_")
         assert "agentcache.layer" not in a and "agentcache.tokens_saved" not in a
         assert span.status.status_code is StatusCode.UNSET
         # the background write is a child of the call too, though it may end after it
@@ -162,7 +167,25 @@ async def test_miss_then_hit_spans_and_attributes(otel: Otel) -> None:
         assert a["agentcache.tokens_saved"] == 60
         assert a["agentcache.seconds_saved"] >= 0
         assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (0, 0)
+        assert "gen_ai.response.id" not in a  # the stored id belongs to the original answer
         assert otel.children(span) == ["agentcache.lookup"]
+
+
+async def test_steps_of_an_in_process_store_get_no_span_unless_asked(
+    otel: Otel, tmp_path: Path
+) -> None:
+    options = otel.options(otel_in_process_steps=False)
+    await run(CachedModel(scripted(), options=options))  # memory store: no I/O to show
+    assert sorted({s.name for s in otel.spans()}) == ["agentcache.get_response", "agentcache.model"]
+
+    otel.exporter.clear()
+    on_disk = CachedModel(scripted(), store=f"file://{tmp_path}", options=options)
+    await run(on_disk)
+    await run(on_disk)
+    calls = otel.spans("agentcache.get_response")
+    assert [sorted(otel.children(c)) for c in calls] == [
+        ["agentcache.lookup", "agentcache.model", "agentcache.store_write"]
+    ] * 3 + [["agentcache.lookup"]] * 3
 
 
 async def test_call_span_is_parented_to_the_current_otel_span(otel: Otel) -> None:
@@ -194,8 +217,6 @@ async def test_bypass_has_a_reason_and_no_key(otel: Otel) -> None:
 
 async def test_unkeyable_input_bypass_does_not_break_tracing(otel: Otel) -> None:
     cached = CachedModel(scripted(), options=otel.options(), key_extras=None)
-    from agents.items import ModelResponse
-
     call_args = (None, [{"role": "user", "content": b"raw bytes"}], weather_agent().model_settings,
                  [], None, [], None)  # fmt: skip
     response = await cached.get_response(*call_args)  # type: ignore[arg-type]
@@ -240,6 +261,19 @@ async def test_metrics_by_outcome_and_layer(otel: Otel) -> None:
     }
     assert {k: p.count for k, p in durations.items()} == {"miss": 3, "hit": 6}
     assert all(p.sum >= 0 for p in durations.values())
+
+
+async def test_models_sharing_a_meter_provider_add_up(otel: Otel) -> None:
+    first = CachedModel(scripted(), options=otel.options())
+    second = CachedModel(scripted(), namespace="other", options=otel.options())
+    await run(first)
+    await run(second)
+    await run(second)
+    assert otel.counts("agentcache.calls") == {
+        (("agentcache.outcome", "miss"),): 6,
+        (("agentcache.layer", "exact"), ("agentcache.outcome", "hit")): 3,
+    }
+    assert otel.counts("agentcache.tokens_saved") == {(("agentcache.layer", "exact"),): 180}
 
 
 async def test_no_content_unless_asked(otel: Otel, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -553,3 +587,71 @@ async def test_stream_error_is_an_error(otel: Otel) -> None:
     assert attrs(call)["agentcache.outcome"] == "error"
     assert "agentcache.abandoned" not in attrs(call)
     assert call.status.status_code is StatusCode.ERROR
+
+
+# -- layers other than exact: single-flight followers, and a semantic layer's similarity --
+
+
+async def test_concurrent_identical_misses_show_one_miss_and_coalesced_hits(otel: Otel) -> None:
+    inner = scripted()
+    inner.latency = 0.05
+    cached = CachedModel(inner, options=otel.options())
+    await asyncio.gather(*(run(cached) for _ in range(3)))
+    calls = otel.spans("agentcache.get_response")
+    layers = sorted(
+        (attrs(s)["agentcache.outcome"], attrs(s).get("agentcache.layer", "-")) for s in calls
+    )
+    assert layers == [("hit", "coalesced")] * 6 + [("miss", "-")] * 3
+    assert len(inner.calls) == 3
+    assert otel.counts("agentcache.tokens_saved") == {(("agentcache.layer", "coalesced"),): 360}
+
+
+class ParaphraseLayer:
+    """A small semantic layer: answers any call whose last input mentions "forecast" with the
+    entry stored for "weather?", reporting a similarity, and marks its lookup as a step."""
+
+    name = "paraphrase"
+    order = ORDER_SEMANTIC
+
+    def __init__(self, context: StageContext) -> None:
+        self.tracer = context.tracer
+        self.entries: dict[int, Entry] = {}
+
+    async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
+        if not call.cacheable:
+            return await call_next(call)
+        turn = sum(1 for i in call.input if isinstance(i, dict) and "output" in i)
+        last = call.input[-1] if isinstance(call.input, list) else call.input
+        with self.tracer.span("semantic_lookup", call):
+            await asyncio.sleep(0)
+            entry = self.entries.get(turn) if "forecast" in json.dumps(last) else None
+        if entry is not None:
+            call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
+            call.state.similarity = 0.93  # type: ignore[attr-defined]
+            return to_response(entry)
+        response = await call_next(call)
+        if call.state.entry is not None:
+            self.entries[turn] = call.state.entry
+        return response
+
+
+class ParaphrasePlugin:
+    @hookimpl
+    def agentcache_stages(self, context: StageContext) -> list[ParaphraseLayer]:
+        return [ParaphraseLayer(context)]
+
+
+async def test_a_semantic_hit_carries_its_layer_similarity_and_lookup_step(otel: Otel) -> None:
+    plugins = Plugins()
+    plugins.register(ParaphrasePlugin())
+    cached = CachedModel(scripted(), plugins=plugins, options=otel.options())
+    await run(cached, "weather?")
+    otel.exporter.clear()
+    await run(cached, "what's the forecast?")
+    (first, *_) = otel.spans("agentcache.get_response")
+    a = attrs(first)
+    assert (a["agentcache.outcome"], a["agentcache.layer"]) == ("hit", "semantic")
+    assert a["agentcache.similarity"] == pytest.approx(0.93)
+    assert a["agentcache.tokens_saved"] == 60
+    assert otel.children(first) == ["agentcache.lookup", "agentcache.semantic_lookup"]
+    assert otel.counts("agentcache.tokens_saved")[(("agentcache.layer", "semantic"),)] >= 60

@@ -123,12 +123,14 @@ def provider_for(url: str, project: str) -> TracerProvider:
     return provider
 
 
-async def test_spans_arrive_in_phoenix_with_their_attributes(phoenix: str) -> None:
+async def test_spans_arrive_in_phoenix_with_their_attributes(phoenix: str, tmp_path: Path) -> None:
     project = f"agentcache-{uuid.uuid4().hex[:8]}"
     provider = provider_for(phoenix, project)
     inner = TurnModel()
     inner.model = "scripted-4o"  # type: ignore[attr-defined]
-    cached = CachedModel(inner, namespace="phx", options={"otel_tracer_provider": provider})
+    # an on-disk store: its lookups and writes are I/O steps with spans of their own
+    cached = CachedModel(inner, store=f"file://{tmp_path}", namespace="phx",
+                         options={"otel_tracer_provider": provider})  # fmt: skip
     app = provider.get_tracer("tests")
     agent, config = weather_agent(), RunConfig(model=cached)
     with app.start_as_current_span("miss run"):
