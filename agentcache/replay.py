@@ -15,7 +15,6 @@ not echo the request configuration (tools, instructions) a live response would.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Iterator
 from typing import Any, get_args
@@ -55,9 +54,9 @@ def _response(response: ModelResponse, model: str, status: str, output: list[Any
             input_tokens_details=u.input_tokens_details,
             output_tokens_details=u.output_tokens_details,
         )
-        # The Runner takes this attribute as the turn's usage when present: a hit then counts
-        # exactly what ``get_response`` would (zero requests unless usage is replayed).
-        object.__setattr__(usage, "_agents_sdk_normalized_usage", copy.deepcopy(u))
+        # The Runner counts this many requests for the turn (it assumes 1 without it): a hit
+        # then adds exactly what ``get_response`` would, zero unless usage is replayed.
+        object.__setattr__(usage, "_agents_sdk_request_count", u.requests)
     resp = Response(
         id=response.response_id or "",
         created_at=time.time(),

@@ -94,9 +94,14 @@ async def stream_call(
         queue.put_nowait(event)
         await queue.join()  # wait until the caller has taken it and asked for the next one
 
+    async def run() -> ModelResponse:
+        try:
+            return await chain(call)
+        finally:  # not a done callback: that would cost the caller one more loop iteration
+            queue.put_nowait(_DONE)
+
     call.state.sink = send
-    task = asyncio.ensure_future(chain(call))  # a task, with a copy of the caller's context
-    task.add_done_callback(lambda _: queue.put_nowait(_DONE))
+    task = asyncio.create_task(run())  # with a copy of the caller's context
     live = False
     try:
         while (item := await queue.get()) is not _DONE:

@@ -535,6 +535,18 @@ async def test_streamed_and_unary_calls_share_entries_and_say_which_they_were(ot
     assert [attrs(s)["agentcache.streamed"] for s in streamed] == [True] * 3
 
 
+async def test_streamed_bypass(otel: Otel) -> None:
+    cached = CachedModel(scripted(), options=otel.options())
+    with agentcache.no_cache():
+        result = await run_streamed(cached)
+    assert result.final_output == "Sunny, 69.8F in Paris"
+    calls = otel.spans("agentcache.stream_response")
+    assert outcomes(calls) == ["bypass"] * 3
+    for span in calls:
+        assert attrs(span)["agentcache.bypass_reason"] == "no_cache"
+        assert otel.children(span) == ["agentcache.model"]
+
+
 async def test_abandoned_stream_via_run_cancel(otel: Otel) -> None:
     inner = text_model(event_delay=0.01)
     cached = CachedModel(inner, options=otel.options())

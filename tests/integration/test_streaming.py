@@ -382,3 +382,28 @@ def _tracing() -> Any:
     from agents.models.interface import ModelTracing
 
     return ModelTracing.DISABLED
+
+
+async def test_a_bypassed_stream_passes_through_live() -> None:
+    inner = TurnModel()  # with previous_response_id resp_0_*, it answers turn 1
+    cached = CachedModel(inner)
+    agent = plain_agent()
+
+    async def stream() -> list[Any]:
+        events = cached.stream_response(
+            agent.instructions,
+            "capital?",
+            agent.model_settings,
+            [],
+            None,
+            [],
+            _tracing(),
+            previous_response_id="resp_0_x",
+        )
+        return [e async for e in events]
+
+    first, second = await stream(), await stream()
+    await cached.flush()
+    assert len(inner.calls) == 2 and inner.events_sent == len(first) + len(second)
+    assert cached.stats().bypasses == {"previous_response_id": 2}
+    assert await cached.store.size() == 0
