@@ -201,6 +201,8 @@ def start_cluster(masters: int = 3, replicas: int = 1, timeout: float = 30.0) ->
             master_id = clients[i % masters].execute_command("CLUSTER", "MYID")
             client.execute_command("CLUSTER", "REPLICATE", master_id)
         _wait(lambda: all(_ok(c) for c in clients), timeout, "cluster_state:ok")
+        # A replica that never synced cannot take over: wait for every replication link.
+        _wait(lambda: all(_synced(c) for c in clients[masters:]), timeout, "replicas in sync")
         for client in clients:
             client.close()
     except BaseException:
@@ -220,6 +222,11 @@ def _ok(client: object) -> bool:
     info = client.execute_command("CLUSTER", "INFO")  # type: ignore[attr-defined]
     text = info.decode() if isinstance(info, bytes) else str(info)
     return "cluster_state:ok" in text
+
+
+def _synced(client: object) -> bool:
+    info = client.info("replication")  # type: ignore[attr-defined]
+    return bool(info.get("master_link_status") == "up")
 
 
 def _wait(ready: object, timeout: float, what: str) -> None:
