@@ -147,14 +147,15 @@ class RedisServer:
                     "--cluster-config-file", str(self.dir / "nodes.conf")]  # fmt: skip
         return cmd + self.extra_args
 
-    def start(self, timeout: float = 20.0) -> RedisServer:
+    def start(self, timeout: float = 20.0, wait: bool = True) -> RedisServer:
+        """Start the process and, with ``wait``, return once it answers PING (not LOADING)."""
         log = open(self.dir / "server.log", "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         log.close()
         deadline = time.monotonic() + timeout
-        while not ping(self.port):
+        while wait and not ping(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 tail = (self.dir / "server.log").read_text(errors="replace")[-2000:]

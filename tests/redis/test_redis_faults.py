@@ -1,4 +1,5 @@
-"""Fail open against real faults: a killed and restarted server, a paused server.
+"""Fail open against real faults: a killed and restarted server, a paused server, a loading
+server.
 
 Each test runs its own ``redis-server`` process (the session's shared one is never killed).
 No assertion is about wall-clock time: "bounded" is shown by a run that finishes while the
@@ -16,6 +17,8 @@ from typing import Any
 import pytest
 from agents import RunConfig, Runner
 from redis.asyncio import Redis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from agentcache import CachedModel
@@ -100,3 +103,45 @@ async def test_paused_server_costs_each_call_its_budget_not_a_hang(server: Any) 
     for c in (admin, probe):
         await c.aclose()
     await cached.close()
+
+
+async def test_loading_server_is_a_miss_then_its_data_is_served(redis_server_module: Any) -> None:
+    """A restarted server answers ``-LOADING`` while it reads its dump: misses, no failure."""
+    # 100 us per key while loading, and answer clients (LOADING) every KiB of the dump.
+    debug = ["--enable-debug-command", "yes", "--key-load-delay", "100",
+             "--loading-process-events-interval-bytes", "1024"]  # fmt: skip
+    with redis_server_module.RedisServer(modules=False, extra_args=debug) as server:
+        inner = TurnModel()
+        cached = CachedModel(inner, store=server.url, namespace="loading")
+        cached.guarded_store._cooldown = 0.3  # the 30 s default would outlast the test
+        await run(cached)
+        await cached.flush()
+        admin = Redis.from_url(server.url)
+        await admin.execute_command("DEBUG", "POPULATE", 30_000, "filler", 10)
+        await admin.save()
+        await admin.aclose()
+        server.stop()
+        server.start(wait=False)  # about 3 s of loading 30 000 keys
+        loading = Redis.from_url(server.url)
+        while True:  # until the server is up and loading (it refuses connections before)
+            try:
+                await loading.get("probe")
+            except BusyLoadingError:
+                break
+            except RedisConnectionError:
+                await asyncio.sleep(0.01)
+                continue
+            pytest.fail("the server finished loading before the test could see it loading")
+        result = await run(cached)
+        assert result.final_output == ANSWER and len(inner.calls) == 6
+        with pytest.raises(BusyLoadingError):  # the run did not wait for the load to end
+            await loading.get("probe")
+        assert cached.stats().errors.get("store_error", 0) >= 1
+        while not redis_server_module.ping(server.port):  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.4)  # past the breaker's cooldown, if it opened
+        before = len(inner.calls)
+        await run(cached)
+        assert len(inner.calls) == before  # the entries came back from the dump
+        await loading.aclose()
+        await cached.close()
