@@ -16,7 +16,8 @@ import asyncio
 import logging
 import re
 import zlib
-from typing import Any, Union
+from collections.abc import AsyncIterator
+from typing import Union
 from urllib.parse import quote
 
 from redis.asyncio import Redis, RedisCluster
@@ -147,11 +148,16 @@ class RedisStore:
             await self._ensure_ready()
         return sum([1 async for _ in self._scan(namespace)])
 
-    def _scan(self, namespace: str | None) -> Any:
+    async def _scan(self, namespace: str | None) -> AsyncIterator[bytes]:
         ns = "*" if namespace is None else quote(namespace, safe="")
         prefix = _GLOB.sub(r"\\\1", self.prefix)
         match = f"{prefix}:{ns}:{{*}}"
-        return self.client.scan_iter(match=match, count=self._scan_count)
+        # "*" for the namespace would also match a longer prefix ("app" vs "app:v2"); an
+        # encoded namespace holds no ":", so exactly one ":" follows our prefix in our keys.
+        start = len(self.prefix.encode()) + 1
+        async for name in self.client.scan_iter(match=match, count=self._scan_count):
+            if namespace is not None or name.count(b":", start) == 1:
+                yield name
 
     async def try_lock(self, key: CacheKey, token: str, ttl: float) -> bool:
         """``SET lock token NX PX``: True when this caller now holds the key's lock."""

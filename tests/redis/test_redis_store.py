@@ -215,3 +215,14 @@ def test_without_redis_installed_the_plugin_reports_the_extra(tmp_path: Path) ->
     loaded, hint, imported = json.loads(out.stdout)
     assert (loaded, hint) == (False, "pip install 'agentcache-middleware[redis]'")
     assert not imported
+
+
+async def test_stores_with_nested_prefixes_do_not_count_each_other(client: Redis) -> None:
+    base = f"t-{uuid.uuid4().hex[:10]}"
+    outer, inner = RedisStore(client, prefix=base), RedisStore(client, prefix=f"{base}:v2")
+    await outer.set(key("a"), b"v")
+    await inner.set(key("b"), b"v")
+    await inner.set(key("c", "x"), b"v")
+    assert (await outer.size(), await inner.size()) == (1, 2)
+    assert await outer.clear() == 1
+    assert await inner.size() == 2 and await inner.clear() == 2
