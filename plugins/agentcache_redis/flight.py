@@ -58,17 +58,19 @@ class RedisFlightStage:
         deadline, pause = time.monotonic() + self._wait, self._poll
         while True:
             locked = await self._try_lock(key, token)
+            if locked is None:  # Redis is failing: the model answers, as for any miss
+                return await call_next(call)
             hit = await self._hit(call)  # a leader that just released has written the entry
             if hit is not None:
                 if locked:
                     self._release(key, token)
                 return hit
-            if locked or locked is None or time.monotonic() >= deadline:
-                break  # lead, or (Redis failing, waited long enough) call the model anyway
+            if locked:
+                break
+            if time.monotonic() >= deadline:
+                return await call_next(call)  # waited long enough: call the model anyway
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.2)
-        if not locked:
-            return await call_next(call)
         try:
             response = await call_next(call)
         except BaseException:
