@@ -31,7 +31,10 @@ def test_wheel_contents(tmp_path: Path) -> None:
         entry_points = zf.read(meta.replace("METADATA", "entry_points.txt")).decode()
     assert source_modules() <= names, source_modules() - names
     assert "agentcache/py.typed" in names
+    assert "agentcache_redis/py.typed" in names
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
     for extra in ("redis", "semantic", "otel", "all"):
         assert f"Provides-Extra: {extra}" in metadata
     assert "agentcache = agentcache.cli:main" in entry_points
+    # The extra in the entry point is what makes a missing redis report the right install hint.
+    assert "redis = agentcache_redis:hooks [redis]" in entry_points
