@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import agentcache_otel
 from agents import Agent, ModelSettings, RunConfig, Runner, function_tool, set_tracing_disabled
 from agents.items import ModelResponse
 from agents.models.interface import Model, ModelTracing
@@ -51,7 +52,6 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
-import agentcache_otel
 from agentcache import CachedModel, Plugins
 
 E2E_GOAL_RATIO = 1.15

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import agentcache_otel
 import pytest
 from agents import Agent, RunConfig, Runner
 from agents.items import ModelResponse
@@ -34,7 +35,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import agentcache
-import agentcache_otel
 from agentcache import CachedModel, Entry, Handler, ModelCall, Plugins, StageContext, hookimpl
 from agentcache.chain import ORDER_SEMANTIC
 from agentcache.entry import to_response
@@ -119,7 +119,8 @@ def outcomes(spans: Sequence[ReadableSpan]) -> list[Any]:
 
 async def test_plugin_is_discovered_and_adds_the_outermost_stage(otel: Otel) -> None:
     plugins = Plugins()  # real entry-point discovery
-    assert [s.name for s in plugins.report if s.loaded] == ["otel"]
+    (otel_status,) = [s for s in plugins.report if s.name == "otel"]
+    assert otel_status.loaded and otel_status.distribution == "agentcache-middleware"
     cached = CachedModel(scripted(), plugins=plugins, options=otel.options())
     ordered = sorted(cached.stages, key=lambda s: s.order)
     assert [s.name for s in ordered[:2]] == ["otel", "stats"]
