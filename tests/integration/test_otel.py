@@ -22,7 +22,7 @@ from typing import Any
 
 import agentcache_otel
 import pytest
-from agents import Agent, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.models.interface import ModelTracing
 from agents.testing import assistant_message
@@ -668,3 +668,25 @@ async def test_a_semantic_hit_carries_its_layer_similarity_and_lookup_step(otel:
     assert a["agentcache.tokens_saved"] == 60
     assert otel.children(first) == ["agentcache.lookup", "agentcache.semantic_lookup"]
     assert otel.counts("agentcache.tokens_saved")[(("agentcache.layer", "semantic"),)] >= 60
+
+
+def test_gen_ai_system_is_named_for_openai_models_only() -> None:
+    from agents import OpenAIResponsesModel
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="unused", base_url="http://127.0.0.1:9/v1")  # never called
+    openai_model = CachedModel(OpenAIResponsesModel("gpt-4.1-mini", client))
+    scripted_model = CachedModel(scripted())
+    args = (None, "hi", ModelSettings(), [], None, [], ModelTracing.DISABLED, None, None, None)
+    for cached, expected in ((openai_model, "openai"), (scripted_model, None)):
+        telemetry = cached.tracer
+        assert isinstance(telemetry, agentcache_otel.Telemetry)
+        static = telemetry.static_attributes(cached._call(args, streamed=False))
+        assert static.get("gen_ai.system") == expected
+        assert static["gen_ai.operation.name"] == "chat"
+    assert (
+        telemetry.static_attributes(scripted_model._call(args, streamed=False))[
+            "gen_ai.request.model"
+        ]
+        == "scripted-4o"
+    )
