@@ -112,3 +112,32 @@ async def test_a_tampered_signed_value_is_never_served(
     await cached.clear(namespace)
     for model in (cached, unsigned):
         await model.close()
+
+
+async def test_streamed_runs_share_redis_entries_with_unary_runs(
+    redis_url: str, namespace: str
+) -> None:
+    """A streamed miss in one model is a replayed streamed hit, and a unary hit, in others."""
+
+    async def streamed(model: CachedModel) -> tuple[Any, list[str]]:
+        result = Runner.run_streamed(weather_agent(), PROMPT, run_config=RunConfig(model=model))
+        names = [e.name async for e in result.stream_events() if e.type == "run_item_stream_event"]
+        await model.flush()
+        return result, names
+
+    live_inner, replay_inner, unary_inner = TurnModel(), TurnModel(), TurnModel()
+    live = CachedModel(live_inner, store=redis_url, namespace=namespace)
+    first, live_names = await streamed(live)
+    assert len(live_inner.calls) == 3 and all(c["streamed"] for c in live_inner.calls)
+    assert live.stats().stores == 3
+
+    replaying = CachedModel(replay_inner, store=redis_url, namespace=namespace)
+    second, replay_names = await streamed(replaying)
+    assert replay_inner.calls == [] and replaying.stats().hits == 3
+    assert second.final_output == first.final_output == ANSWER
+    assert replay_names == live_names and "tool_called" in replay_names
+
+    unary = CachedModel(unary_inner, store=redis_url, namespace=namespace)
+    assert (await run(unary)).final_output == ANSWER and unary_inner.calls == []
+    for model in (live, replaying, unary):
+        await model.close()
