@@ -48,7 +48,7 @@ def run_child(script: str, site: Path) -> dict[str, Any]:
     return result
 
 
-FIRST_PARTY = {"redis"}
+FIRST_PARTY = {"otel", "redis"}
 """Entry points of this distribution's own extras, present in every environment."""
 
 
@@ -109,6 +109,8 @@ INSTALLED_PLUGIN_SCRIPT = """
     from agentcache.stores.base import CacheKey
 
     HOOKS = ("agentcache_bypass", "agentcache_stages", "agentcache_store_schemes")
+    # First-party plugins (this distribution's extras) are discovered too; leave them out.
+    FIRST_PARTY = "agentcache-middleware"
 
 
     async def main():
@@ -151,11 +153,18 @@ INSTALLED_PLUGIN_SCRIPT = """
             "timeless": "Explain time complexity of quicksort.",
             "no_user": [{"role": "system", "content": "[no-cache]"}],
         }
+        first_party = {s.name for s in plugins.report if s.distribution == FIRST_PARTY}
+        first_party_stages = {
+            s.name for s in model.stages if type(s).__module__.split(".")[0] != "agentcache"
+            and not type(s).__module__.startswith("agentcache_example_plugin")
+        }
         print(json.dumps({
-            "report": {s.name: [s.loaded, s.distribution, s.value] for s in plugins.report},
+            "report": {s.name: [s.loaded, s.distribution, s.value] for s in plugins.report
+                       if s.distribution != FIRST_PARTY},
             "plugin_file": plugin.__file__,
             "hook_plugins": {
-                name: sorted(i.plugin_name for i in getattr(plugins.pm.hook, name).get_hookimpls())
+                name: sorted(i.plugin_name for i in getattr(plugins.pm.hook, name).get_hookimpls()
+                             if i.plugin_name not in first_party)
                 for name in HOOKS
             },
             "outputs": outputs,
@@ -166,7 +175,8 @@ INSTALLED_PLUGIN_SCRIPT = """
             "misses": stats.misses,
             "hits_by_layer": dict(stats.hits_by_layer),
             "counter": {"order": counter.order, "counts": counter.counts},
-            "stage_order": [s.name for s in sorted(model.stages, key=lambda s: s.order)],
+            "stage_order": [s.name for s in sorted(model.stages, key=lambda s: s.order)
+                            if s.name not in first_party_stages],
             "sized_store": [type(sized.store).__name__, await sized.store.size()],
             "bad_url_error": bad_url_error,
             "volatile": {name: plugin.is_volatile(value) for name, value in samples.items()},
@@ -264,9 +274,12 @@ BROKEN_PLUGIN_SCRIPT = """
             "report": {
                 s.name: {"loaded": s.loaded, "distribution": s.distribution, "error": s.error,
                          "hint": s.hint}
-                for s in plugins.report
+                for s in plugins.report if s.distribution != "agentcache-middleware"
             },
-            "default_report_names": sorted(s.name for s in agentcache.get_plugins().report),
+            "default_report_names": sorted(
+                s.name for s in agentcache.get_plugins().report
+                if s.distribution != "agentcache-middleware"
+            ),
             "outputs": outputs,
             "inner_calls": len(inner.calls),
             "hits": model.stats().hits,
