@@ -16,9 +16,10 @@ from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
 from .model import CacheConfig, CachedModel, CachedModelProvider
 from .plugins import Plugins, PluginStatus, get_plugins
 from .stats import Stats, StatsSnapshot
-from .stores.base import CacheKey, Store
+from .stores.base import BadValue, CacheKey, Store
 from .stores.file import FileStore
 from .stores.memory import MemoryStore
+from .stores.signed import SignedStore
 from .tracing import NULL_TRACER, Tracer
 
 __version__ = "0.1.0"
@@ -27,6 +28,7 @@ __all__ = [
     "KEY_VERSION",
     "NULL_TRACER",
     "SETTINGS_POLICY",
+    "BadValue",
     "CacheConfig",
     "CacheKey",
     "CachedModel",
@@ -44,6 +46,7 @@ __all__ = [
     "ModelCall",
     "PluginStatus",
     "Plugins",
+    "SignedStore",
     "Stage",
     "StageContext",
     "Stats",

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from .stats import Stats
-from .stores.base import CacheKey, Store
+from .stores.base import BadValue, CacheKey, Store
 
 log = logging.getLogger("agentcache")
 T = TypeVar("T")
@@ -76,6 +76,11 @@ class GuardedStore:
             self._failures = self._threshold - 1  # one more failure re-opens at once
         try:
             result = await (fn() if self._in_process else with_timeout(fn(), self._timeout))
+        except BadValue as exc:  # the store is healthy; one value was not
+            self._stats.count("errors", exc.kind)
+            self.warn(exc.kind, "store %s: %s; removed, answering from the model", op, exc)
+            self._failures = 0
+            return default
         except (TimeoutError, asyncio.TimeoutError) as exc:
             self._failed(op, "store_timeout", exc)
             return default

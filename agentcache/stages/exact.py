@@ -11,7 +11,7 @@ from ..tracing import STEP_LOOKUP
 class ExactLookupStage:
     """Answers from the store when the exact key is there, readable and fresh.
 
-    A corrupt, misfiled or expired entry is a miss and is deleted in the background.
+    A corrupt, misfiled or expired entry is a miss and is deleted before the call goes on.
     """
 
     name = "exact"
@@ -20,7 +20,6 @@ class ExactLookupStage:
     def __init__(self, context: StageContext) -> None:
         self._store = context.store
         self._stats = context.stats
-        self._background = context.background
         self._tracer = context.tracer
         self._replay_usage = context.config.replay_usage
         # Decoded entries by their bytes: a hot entry is parsed once, not on every hit (the
@@ -46,7 +45,9 @@ class ExactLookupStage:
             except CorruptEntry as exc:
                 self._stats.count("errors", "corrupt_entry")
                 self._store.warn("corrupt_entry", "%s: %s; removed", key, exc)
-            self._background.spawn(self._store.delete(key), "store_delete")
+            # Awaited, not in the background: a background delete could land after this
+            # call's fresh answer was written under the same key, and remove it.
+            await self._store.delete(key)
         return await call_next(call)
 
     def _remember(self, raw: bytes, entry: Entry) -> None:

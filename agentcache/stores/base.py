@@ -11,6 +11,17 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol, runtime_checkable
 
 
+class BadValue(Exception):
+    """The store answered, but what it holds under the key must not be served (garbage bytes,
+    a bad signature). The store has already removed it; ``GuardedStore`` turns this into a miss
+    counted as ``stats().errors[kind]``, without tripping the circuit breaker (the store is up).
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 class CacheKey(NamedTuple):
     """Where an entry lives: a tenant namespace and the SHA-256 hex digest of the call.
 
@@ -40,7 +51,8 @@ class Store(Protocol):
     * Optional class attribute ``in_process = True``: the store never waits on I/O (like
       ``MemoryStore``), so ``GuardedStore`` skips the per-call time budget for it.
     * Backend failures raise ordinary exceptions; the caller (``GuardedStore``) turns them into
-      misses, so stores do not swallow errors themselves.
+      misses, so stores do not swallow errors themselves. A value that is there but unusable
+      raises :class:`BadValue` after the store removed it.
     """
 
     async def get(self, key: CacheKey) -> bytes | None: ...

@@ -48,6 +48,14 @@ def run_child(script: str, site: Path) -> dict[str, Any]:
     return result
 
 
+FIRST_PARTY = {"otel", "redis"}
+"""Entry points of this distribution's own extras, present in every environment."""
+
+
+def first_party_removed(report: dict[str, Any]) -> dict[str, Any]:
+    return {name: status for name, status in report.items() if name not in FIRST_PARTY}
+
+
 def builds_without_isolation() -> bool:
     """Whether this interpreter can build the example's wheel with what it already has.
 
@@ -101,6 +109,8 @@ INSTALLED_PLUGIN_SCRIPT = """
     from agentcache.stores.base import CacheKey
 
     HOOKS = ("agentcache_bypass", "agentcache_stages", "agentcache_store_schemes")
+    # First-party plugins (this distribution's extras) are discovered too; leave them out.
+    FIRST_PARTY = "agentcache-middleware"
 
 
     async def main():
@@ -143,11 +153,18 @@ INSTALLED_PLUGIN_SCRIPT = """
             "timeless": "Explain time complexity of quicksort.",
             "no_user": [{"role": "system", "content": "[no-cache]"}],
         }
+        first_party = {s.name for s in plugins.report if s.distribution == FIRST_PARTY}
+        first_party_stages = {
+            s.name for s in model.stages if type(s).__module__.split(".")[0] != "agentcache"
+            and not type(s).__module__.startswith("agentcache_example_plugin")
+        }
         print(json.dumps({
-            "report": {s.name: [s.loaded, s.distribution, s.value] for s in plugins.report},
+            "report": {s.name: [s.loaded, s.distribution, s.value] for s in plugins.report
+                       if s.distribution != FIRST_PARTY},
             "plugin_file": plugin.__file__,
             "hook_plugins": {
-                name: sorted(i.plugin_name for i in getattr(plugins.pm.hook, name).get_hookimpls())
+                name: sorted(i.plugin_name for i in getattr(plugins.pm.hook, name).get_hookimpls()
+                             if i.plugin_name not in first_party)
                 for name in HOOKS
             },
             "outputs": outputs,
@@ -158,7 +175,8 @@ INSTALLED_PLUGIN_SCRIPT = """
             "misses": stats.misses,
             "hits_by_layer": dict(stats.hits_by_layer),
             "counter": {"order": counter.order, "counts": counter.counts},
-            "stage_order": [s.name for s in sorted(model.stages, key=lambda s: s.order)],
+            "stage_order": [s.name for s in sorted(model.stages, key=lambda s: s.order)
+                            if s.name not in first_party_stages],
             "sized_store": [type(sized.store).__name__, await sized.store.size()],
             "bad_url_error": bad_url_error,
             "volatile": {name: plugin.is_volatile(value) for name, value in samples.items()},
@@ -177,11 +195,15 @@ def installed_run(plugin_site: Path) -> dict[str, Any]:
 def test_plugin_is_discovered_from_its_entry_point(
     installed_run: dict[str, Any], plugin_site: Path
 ) -> None:
-    assert installed_run["report"] == {
+    assert first_party_removed(installed_run["report"]) == {
         "example": [True, "agentcache-example-plugin", "agentcache_example_plugin"]
     }
     assert Path(installed_run["plugin_file"]).is_relative_to(plugin_site)
-    assert installed_run["hook_plugins"] == {
+    hook_plugins = {
+        hook: [name for name in names if name not in FIRST_PARTY]
+        for hook, names in installed_run["hook_plugins"].items()
+    }
+    assert hook_plugins == {
         "agentcache_bypass": ["agentcache.builtin", "example"],
         "agentcache_stages": ["example"],
         "agentcache_store_schemes": ["agentcache.builtin", "example"],
@@ -252,9 +274,12 @@ BROKEN_PLUGIN_SCRIPT = """
             "report": {
                 s.name: {"loaded": s.loaded, "distribution": s.distribution, "error": s.error,
                          "hint": s.hint}
-                for s in plugins.report
+                for s in plugins.report if s.distribution != "agentcache-middleware"
             },
-            "default_report_names": sorted(s.name for s in agentcache.get_plugins().report),
+            "default_report_names": sorted(
+                s.name for s in agentcache.get_plugins().report
+                if s.distribution != "agentcache-middleware"
+            ),
             "outputs": outputs,
             "inner_calls": len(inner.calls),
             "hits": model.stats().hits,
@@ -289,7 +314,7 @@ def broken_run(broken_site: Path) -> dict[str, Any]:
 
 
 def test_broken_plugins_are_reported_with_hints(broken_run: dict[str, Any]) -> None:
-    assert broken_run["report"] == {
+    assert first_party_removed(broken_run["report"]) == {
         "broken": {
             "loaded": False,
             "distribution": "broken-plugin",
@@ -303,7 +328,7 @@ def test_broken_plugins_are_reported_with_hints(broken_run: dict[str, Any]) -> N
             "hint": "pip install 'broken-plugin[fancy]'",
         },
     }
-    assert broken_run["default_report_names"] == ["broken", "missing"]
+    assert set(broken_run["default_report_names"]) - FIRST_PARTY == {"broken", "missing"}
     # A plugin that raises (not a missing optional dependency) is worth a visible warning.
     assert "plugin 'broken' not loaded (broken at import)" in broken_run["stderr"]
 

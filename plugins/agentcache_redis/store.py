@@ -1,0 +1,176 @@
+"""``RedisStore``: entries in Redis or Redis Cluster, through the async redis-py client only.
+
+Key layout: ``{prefix}:{namespace}:{{digest}}`` for an entry and the same name plus ``:lock``
+for its single-flight lock. The namespace is percent-encoded, so it never holds ``:``, braces
+or glob characters: the hash tag is always the digest (an entry and its lock live in one
+cluster slot), and ``SCAN MATCH`` patterns cannot catch another namespace or a lock. Key names
+carry no prompt text, only the SHA-256 digest.
+
+Value layout: one header byte, ``0x00`` (raw) or ``0x01`` (zlib), then the bytes. Anything
+else, or a broken zlib stream, is garbage: it is deleted and reported as ``BadValue``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import zlib
+from collections.abc import AsyncIterator
+from typing import Union
+from urllib.parse import quote
+
+from redis.asyncio import Redis, RedisCluster
+
+from agentcache.stores.base import BadValue, CacheKey
+
+Client = Union[Redis, RedisCluster]  # noqa: UP007 - a runtime alias, Python 3.10
+log = logging.getLogger("agentcache.redis")
+
+RAW, ZLIB = b"\x00", b"\x01"
+_UNLOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+class RedisStore:
+    """A :class:`~agentcache.Store` over an existing ``redis.asyncio`` client (or one built by
+    :func:`agentcache_redis.from_url`), with TTL by ``SET PX``, compression above
+    ``compress_min_bytes``, values over ``max_value_bytes`` (before compression, which also
+    bounds what a read inflates) not stored, and
+    ``clear``/``size`` by ``SCAN`` over every master. A client passed in is not closed by
+    ``close()``; one the store built is.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        prefix: str = "agentcache",
+        compress_min_bytes: int = 1024,
+        max_value_bytes: int = 16 * 1024 * 1024,
+        scan_count: int = 500,
+        owns_client: bool = False,
+    ) -> None:
+        if client.get_encoder().decode_responses:
+            raise ValueError("RedisStore needs a client with decode_responses=False (bytes)")
+        if not prefix or "{" in prefix or "}" in prefix:
+            raise ValueError(f"prefix must be non-empty and without braces, got {prefix!r}")
+        self.client = client
+        self.prefix = prefix
+        self.cluster = isinstance(client, RedisCluster)
+        self._compress_min = compress_min_bytes
+        self._max_value = max_value_bytes
+        self._scan_count = scan_count
+        self._owns_client = owns_client
+        self._closed = False
+        self._unlock = client.register_script(_UNLOCK)
+        self._ready = not self.cluster
+        self._init_lock = asyncio.Lock()
+
+    async def _ensure_ready(self) -> None:
+        """Discover a cluster's topology once, before any command: redis-py's async cluster
+        client can hand a half-made connection to concurrent first commands otherwise."""
+        async with self._init_lock:
+            if not self._ready:
+                await self.client.initialize()
+                self._ready = True
+
+    def key_name(self, key: CacheKey) -> str:
+        return f"{self.prefix}:{quote(key.namespace, safe='')}:{{{key.digest}}}"
+
+    def lock_name(self, key: CacheKey) -> str:
+        return self.key_name(key) + ":lock"
+
+    async def get(self, key: CacheKey) -> bytes | None:
+        if not self._ready:
+            await self._ensure_ready()
+        raw = await self.client.get(self.key_name(key))
+        if raw is None:
+            return None
+        if not isinstance(raw, bytes):
+            raise TypeError("the client decodes responses; RedisStore needs bytes")
+        head, body = raw[:1], raw[1:]
+        try:
+            if head == RAW:
+                return body
+            if head == ZLIB:
+                inflate = zlib.decompressobj()
+                value = inflate.decompress(body, self._max_value)
+                if inflate.unconsumed_tail or not inflate.eof:
+                    raise zlib.error("truncated, or larger than max_value_bytes")
+                return value
+            raise ValueError(f"unknown header byte {head!r}")
+        except (ValueError, zlib.error) as exc:
+            await self.client.unlink(self.key_name(key))
+            raise BadValue("corrupt_value", f"{key}: unreadable value ({exc})") from None
+
+    async def set(self, key: CacheKey, value: bytes, ttl: float | None = None) -> None:
+        data = RAW + value
+        if len(value) >= self._compress_min:
+            packed = zlib.compress(value, 1)
+            if len(packed) < len(value):
+                data = ZLIB + packed
+        name = self.key_name(key)
+        if not self._ready:
+            await self._ensure_ready()
+        if len(value) > self._max_value:
+            log.debug("not storing %s: %d bytes > max_value_bytes", key, len(value))
+            await self.client.unlink(name)  # set replaces: the old value must not linger
+            return
+        px = None if ttl is None else max(1, round(ttl * 1000))
+        await self.client.set(name, data, px=px)
+
+    async def delete(self, key: CacheKey) -> None:
+        if not self._ready:
+            await self._ensure_ready()
+        await self.client.unlink(self.key_name(key))
+
+    async def clear(self, namespace: str | None = None) -> int:
+        """UNLINK in batches of ``scan_count`` as SCAN finds them: one round trip per batch."""
+        if not self._ready:
+            await self._ensure_ready()
+        removed, batch = 0, []
+        async for name in self._scan(namespace):
+            batch.append(name)
+            if len(batch) >= self._scan_count:
+                removed += await self.client.unlink(*batch)
+                batch = []
+        if batch:
+            removed += await self.client.unlink(*batch)
+        return removed
+
+    async def size(self, namespace: str | None = None) -> int:
+        """Live entries (SCAN skips expired keys); in a cluster, summed over every master."""
+        if not self._ready:
+            await self._ensure_ready()
+        return sum([1 async for _ in self._scan(namespace)])
+
+    async def _scan(self, namespace: str | None) -> AsyncIterator[bytes]:
+        ns = "*" if namespace is None else quote(namespace, safe="")
+        prefix = _GLOB.sub(r"\\\1", self.prefix)
+        match = f"{prefix}:{ns}:{{*}}"
+        # "*" for the namespace would also match a longer prefix ("app" vs "app:v2"); an
+        # encoded namespace holds no ":", so exactly one ":" follows our prefix in our keys.
+        start = len(self.prefix.encode()) + 1
+        async for name in self.client.scan_iter(match=match, count=self._scan_count):
+            if namespace is not None or name.count(b":", start) == 1:
+                yield name
+
+    async def try_lock(self, key: CacheKey, token: str, ttl: float) -> bool:
+        """``SET lock token NX PX``: True when this caller now holds the key's lock."""
+        name = self.lock_name(key)
+        if not self._ready:
+            await self._ensure_ready()
+        return bool(await self.client.set(name, token, nx=True, px=max(1, round(ttl * 1000))))
+
+    async def unlock(self, key: CacheKey, token: str) -> bool:
+        """Delete the lock only if ``token`` still holds it (not a later holder's lock)."""
+        return bool(await self._unlock(keys=[self.lock_name(key)], args=[token]))
+
+    async def close(self) -> None:
+        if self._owns_client and not self._closed:
+            self._closed = True
+            await self.client.aclose()
