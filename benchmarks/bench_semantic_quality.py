@@ -26,7 +26,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "plugins"))
 
-from agentcache_semantic.guards import BUILTIN_GUARDS, check  # noqa: E402
+from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, check  # noqa: E402
 
 
 def load_model() -> Any:
@@ -70,7 +70,7 @@ def main() -> int:
     query_vecs = model.encode([q for q, _, _ in queries], normalize_embeddings=True, batch_size=64)
     sims = query_vecs @ base_vecs.T
     names = args.guards.split(",") if args.guards else list(BUILTIN_GUARDS)
-    guards = [(name, BUILTIN_GUARDS[name]) for name in names]
+    guards = [(name, {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}[name]) for name in names]
 
     def decide(qi: int, threshold: float, guarded: bool) -> tuple[int | None, str | None]:
         order = np.argsort(-sims[qi])[: args.top_k if guarded else 1]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .guards import BUILTIN_GUARDS
+from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
 
 
 @dataclass(frozen=True)
@@ -29,9 +29,9 @@ class SemanticConfig:
             raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
-        unknown = set(self.guards or ()) - set(BUILTIN_GUARDS)
+        unknown = set(self.guards or ()) - set(BUILTIN_GUARDS) - set(OPTIONAL_GUARDS)
         if unknown:
-            raise ValueError(f"unknown guards {sorted(unknown)}; known: {sorted(BUILTIN_GUARDS)}")
+            raise ValueError(f"unknown guards {sorted(unknown)}; known: {sorted({**BUILTIN_GUARDS, **OPTIONAL_GUARDS})}")
 
     @classmethod
     def from_option(cls, value: Any) -> SemanticConfig | None:

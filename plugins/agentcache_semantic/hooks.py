@@ -8,7 +8,7 @@ from agentcache.chain import Stage, StageContext
 from agentcache.hookspecs import hookimpl
 
 from .config import SemanticConfig
-from .guards import BUILTIN_GUARDS
+from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
 from .index import InProcessIndex
 from .stage import SemanticStage
 from .vectorizer import resolve
@@ -20,6 +20,7 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     if config is None:
         return []
     names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
-    guards = [(name, BUILTIN_GUARDS[name]) for name in names]
+    known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
+    guards = [(name, known[name]) for name in names]
     index = config.index if config.index is not None else InProcessIndex()
     return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]
