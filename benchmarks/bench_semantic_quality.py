@@ -48,7 +48,9 @@ def main() -> int:
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--show", type=int, default=15, help="list this many wrong decisions")
     parser.add_argument(
-        "--split", choices=["dev", "test", "all"], default="all",
+        "--split",
+        choices=["dev", "test", "all"],
+        default="all",
         help="dev: even-numbered groups (tune here), test: odd-numbered groups (report here)",
     )
     parser.add_argument("--guards", help="comma-separated built-in guards (default: all)")
@@ -134,7 +136,9 @@ def main() -> int:
         print(f"  false hits by kind: {r['false_by_kind']}")
         if guarded:
             print(f"  vetoes (query kind -> guard): {r['vetoes']}")
-    print("\nthreshold sweep        plain: precision recall false-hit | guarded: precision recall false-hit")
+    print(
+        "\nthreshold sweep        plain: precision recall false-hit | guarded: precision recall false-hit"
+    )
     for t in np.arange(0.60, 0.96, 0.025):
         p, g = score(float(t), False), score(float(t), True)
         print(

@@ -22,5 +22,19 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
     known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
     guards = [(name, known[name]) for name in names]
-    index = config.index if config.index is not None else InProcessIndex()
+    index = config.index if config.index is not None else _default_index(context)
     return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]
+
+
+def _default_index(context: StageContext) -> object:
+    """RedisVL in the model's Redis when its store is a (single-server) RedisStore."""
+    try:
+        from agentcache_redis.hooks import find_redis_store
+    except ImportError:
+        return InProcessIndex()
+    redis = find_redis_store(context.store.store)
+    if redis is None or redis.cluster:  # the search module does not span a cluster here
+        return InProcessIndex()
+    from .redis_index import RedisVLIndex
+
+    return RedisVLIndex(redis.client, prefix=f"{redis.prefix}-sem")

@@ -44,15 +44,18 @@ def normalize(vector: npt.ArrayLike) -> Vector:
 class InProcessIndex:
     """Prompts by scope; ``max_per_scope`` keeps the newest entries of a busy scope."""
 
-    def __init__(
-        self, max_per_scope: int = 10_000, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, max_per_scope: int = 10_000, clock: Callable[[], float] = time.time) -> None:
         self._scopes: dict[tuple[str, str], _Scope] = {}
         self._max = max_per_scope
         self._clock = clock
 
     async def add(
-        self, namespace: str, fingerprint: str, vector: Vector, prompt: str, digest: str,
+        self,
+        namespace: str,
+        fingerprint: str,
+        vector: Vector,
+        prompt: str,
+        digest: str,
         ttl: float | None,
     ) -> None:
         scope = self._scopes.setdefault((namespace, fingerprint), _Scope())

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, NamedTuple
 
-from agentcache import ModelCall
-from agentcache import keys
+from agentcache import ModelCall, keys
 
 
 class Scope(NamedTuple):

@@ -11,6 +11,7 @@ from agents.items import ModelResponse
 from agentcache import CacheKey, ModelCall
 from agentcache.chain import ORDER_SEMANTIC, Handler, StageContext
 from agentcache.entry import CorruptEntry, Entry, decode, to_response
+from agentcache.guard import with_timeout
 from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig
@@ -34,9 +35,13 @@ class SemanticStage:
         embed: Embed,
         guards: Sequence[tuple[str, Guard]],
     ) -> None:
-        self._store, self._stats, self._background = context.store, context.stats, context.background
+        self._store, self._stats, self._background = (
+            context.store,
+            context.stats,
+            context.background,
+        )
         self._tracer, self._replay_usage = context.tracer, context.config.replay_usage
-        self._ttl = context.config.ttl
+        self._ttl, self._budget = context.config.ttl, context.config.store_timeout
         self.config, self.index, self._embed, self._guards = config, index, embed, guards
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
@@ -49,10 +54,11 @@ class SemanticStage:
         try:
             with self._tracer.span(STEP_SEMANTIC_LOOKUP, call):
                 vector = normalize(await self._embed(scope.text))
-                candidates = await self.index.search(
-                    call.namespace, scope.fingerprint, vector, self.config.top_k,
-                    self.config.threshold,
-                )
+                candidates = await with_timeout(
+                    self.index.search(call.namespace, scope.fingerprint, vector,
+                                      self.config.top_k, self.config.threshold),
+                    self._budget,
+                )  # fmt: skip
                 match = await self._match(call, scope, candidates)
         except Exception as exc:  # fail open: a broken vectorizer or index is a miss
             self._stats.count("errors", "semantic")
@@ -107,7 +113,9 @@ def _signature(output: Sequence[Any]) -> list[tuple[str, str]]:
     for item in output:
         kind = getattr(item, "type", "")
         if kind == "message":
-            text = "".join(getattr(p, "text", "") or getattr(p, "refusal", "") for p in item.content)
+            text = "".join(
+                getattr(p, "text", "") or getattr(p, "refusal", "") for p in item.content
+            )
             sig.append((kind, " ".join(text.split())))
         elif kind == "function_call":
             sig.append((f"call:{item.name}", item.arguments))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentcache_semantic import LocalModel, SemanticConfig
 from agents import Agent, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.models.interface import Model
@@ -11,7 +12,6 @@ from agents.testing import assistant_message
 from agents.usage import Usage
 
 from agentcache import CachedModel
-from agentcache_semantic import LocalModel, SemanticConfig
 from tests.support import TurnModel, weather_agent
 
 EMBED = LocalModel()  # loaded once for the module
@@ -23,10 +23,14 @@ class EchoModel(Model):
     def __init__(self) -> None:
         self.calls = 0
 
-    async def get_response(self, system_instructions, input, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[no-untyped-def]
+    async def get_response(
+        self, system_instructions, input, *args: Any, **kwargs: Any
+    ) -> ModelResponse:  # type: ignore[no-untyped-def]
         self.calls += 1
         text = input if isinstance(input, str) else input[-1]["content"]
-        return ModelResponse(output=[assistant_message(f"answer to: {text}")], usage=Usage(), response_id=None)
+        return ModelResponse(
+            output=[assistant_message(f"answer to: {text}")], usage=Usage(), response_id=None
+        )
 
     def stream_response(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
         raise NotImplementedError
@@ -55,9 +59,18 @@ async def test_a_paraphrase_hits_and_a_near_miss_does_not() -> None:
     stats = cached.stats()
     assert stats.hits_by_layer == {"semantic": 1}
 
-    assert await ask(cached, "What is the capital of Austria?") == "answer to: What is the capital of Austria?"
-    assert await ask(cached, "Book a flight from NYC to LA") == "answer to: Book a flight from NYC to LA"
-    assert await ask(cached, "Book a flight from LA to NYC") == "answer to: Book a flight from LA to NYC"
+    assert (
+        await ask(cached, "What is the capital of Austria?")
+        == "answer to: What is the capital of Austria?"
+    )
+    assert (
+        await ask(cached, "Book a flight from NYC to LA")
+        == "answer to: Book a flight from NYC to LA"
+    )
+    assert (
+        await ask(cached, "Book a flight from LA to NYC")
+        == "answer to: Book a flight from LA to NYC"
+    )
     assert inner.calls == 4
     assert cached.stats().semantic.get("vetoed:direction") == 1
 
@@ -73,9 +86,13 @@ async def test_a_different_context_never_matches() -> None:
 async def test_tool_result_turns_are_exact_only() -> None:
     inner = TurnModel()
     cached = cached_model(inner)
-    await Runner.run(weather_agent(), "What's the weather in Paris?", run_config=RunConfig(model=cached))
+    await Runner.run(
+        weather_agent(), "What's the weather in Paris?", run_config=RunConfig(model=cached)
+    )
     await cached.flush()
-    await Runner.run(weather_agent(), "What is the weather like in Paris?", run_config=RunConfig(model=cached))
+    await Runner.run(
+        weather_agent(), "What is the weather like in Paris?", run_config=RunConfig(model=cached)
+    )
     await cached.flush()
     # turn 1 (a user message) may match; turns 2 and 3 end in tool results: exact keys only,
     # and their inputs differ (the first user message differs), so they are live.
