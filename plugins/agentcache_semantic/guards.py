@@ -22,48 +22,8 @@ from functools import lru_cache
 Guard = Callable[[str, str], "str | None"]
 """``guard(new_prompt, cached_prompt)`` -> a veto reason, or ``None`` to let the match stand."""
 
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:[.,:]\d+)*(?:st|nd|rd|th|k|m|b|am|pm|%)?(?![\w])", re.I)
-_NUMBER_WORDS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "thousand",
-    "million",
-    "billion",
-    "half",
-    "dozen",
-    "first",
-    "second",
-    "third",
-    "once",
-    "twice",
-]
+_NUMBER = re.compile(r"(?<![\w.:])[-+]?\d+(?:[.,]\d+)*(?:st|nd|rd|th|k|m|b|am|pm|%)?(?![\w])", re.I)
+_NUMBER_WORDS = ["hundred", "thousand", "million", "billion", "half", "dozen", "once", "twice"]
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`|(?<!\w)'([^']+)'(?!\w)")
 
@@ -72,8 +32,41 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", text))]
 
 
+_WORD_VALUES = {w: str(i) for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen".split())}  # fmt: skip
+_WORD_VALUES.update({w: str(20 + 10 * i) for i, w in enumerate(
+    "twenty thirty forty fifty sixty seventy eighty ninety".split())})  # fmt: skip
+_TIME = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s*([ap])\.?\s*m\b\.?", re.I)
+_CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+
+
+def _normalized_numbers(text: str) -> str:
+    """Times as 24-hour ``H:MM`` (3pm, 3 PM, 3 p.m. and 15:00 are one time), number words as
+    digits ("five" is 5; "twenty-three" is 23), so only a real change of value differs."""
+
+    def clock(h: int, m: int) -> str:
+        return f" {h}:{m:02d} "
+
+    def ampm(m: re.Match[str]) -> str:
+        h = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "p" else 0)
+        return clock(h, int(m.group(2) or 0))
+
+    text = _TIME.sub(ampm, text)
+    text = _CLOCK.sub(lambda m: clock(int(m.group(1)), int(m.group(2))), text)
+
+    def word(m: re.Match[str]) -> str:
+        parts = [_WORD_VALUES[w] for w in re.split(r"[-\s]+", m.group(0).lower())]
+        return str(sum(int(p) for p in parts))
+
+    names = "|".join(sorted(_WORD_VALUES, key=len, reverse=True))
+    return re.sub(rf"\b(?:{names})(?:[-\s]+(?:{names}))?\b", word, text, flags=re.I)
+
+
 def _numbers(text: str) -> Counter[str]:
+    text = _normalized_numbers(text)
     found = Counter(m.group(0).lower().replace(",", "") for m in _NUMBER.finditer(text))
+    found.update(m.group(0) for m in re.finditer(r"\b\d{1,2}:\d\d\b", text))
     found.update(w for w in _words(text) if w in _NUMBER_WORDS)
     return found
 
@@ -324,8 +317,7 @@ _NOT_ENTITIES = frozenset(
         "give",
         "show",
         "find",
-        "list",
-        "explain",
+            "explain",
         "summarize",
         "convert",
         "translate",
@@ -513,13 +505,27 @@ def _entities(text: str) -> list[str]:
 
 
 def entities(new: str, cached: str) -> str | None:
-    """The same named entities (capitalized names, acronyms) in the same order: a different
-    city or library is ``entity``; the same ones swapped ("NYC to LA" / "LA to NYC") ``direction``.
+    """The same named entities (capitalized names, acronyms), in the same order. A name
+    counts wherever it appears, in any case ("paris" matches "Paris"): a different city or
+    library is ``entity``; the same ones swapped ("NYC to LA" / "LA to NYC") ``direction``.
     """
-    a, b = _entities(new), _entities(cached)
-    if a == b:
+    names = set(_entities(new)) | set(_entities(cached))
+    if not names:
         return None
-    return "direction" if Counter(a) == Counter(b) else "entity"
+    a_text, b_text = " ".join(_words(new)), " ".join(_words(cached))
+
+    def positions(text: str) -> list[tuple[int, str]]:
+        found = []
+        for name in names:
+            m = re.search(rf"\b{re.escape(' '.join(_words(name)))}\b", text)
+            if m:
+                found.append((m.start(), name))
+        return sorted(found)
+
+    a, b = positions(a_text), positions(b_text)
+    if {n for _, n in a} != {n for _, n in b}:
+        return "entity"
+    return "direction" if [n for _, n in a] != [n for _, n in b] else None
 
 
 def _quoted(text: str) -> Counter[str]:
@@ -544,15 +550,11 @@ for _group in (
     "bullet bullets bulleted bullet-point",
     "numbered",
     "list",
-    "sentence",
-    "paragraph paragraphs",
-    "word words",
     "haiku",
     "poem",
     "essay",
     "tweet",
     "email",
-    "summary tl;dr tldr",
     "code",
     "python",
     "javascript js",
@@ -585,7 +587,6 @@ for _group in (
     "informal casual",
     "short brief concise",
     "detailed",
-    "eli5 simple",
     "uppercase",
     "lowercase",
 ):
