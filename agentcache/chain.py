@@ -26,6 +26,7 @@ from .tracing import NULL_TRACER, Tracer
 
 if TYPE_CHECKING:
     from .background import Background
+    from .plugins import Plugins
     from .guard import GuardedStore
     from .model import CacheConfig
 
@@ -59,6 +60,8 @@ class StageContext:
     config: CacheConfig
     background: Background
     tracer: Tracer = NULL_TRACER
+    plugins: Plugins | None = None
+    """The model's plugins, for a stage that consults hooks of its own (semantic guards)."""
 
 
 def build_chain(stages: Iterable[Stage], terminal: Handler) -> Handler:

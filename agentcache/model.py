@@ -127,7 +127,12 @@ class CachedModel(Model):
         self.guarded_store = GuardedStore(self.store, self._stats, timeout=store_timeout)
         self.tracer = self.plugins.tracer(self.config)
         context = StageContext(
-            self.guarded_store, self._stats, self.config, self._background, self.tracer
+            self.guarded_store,
+            self._stats,
+            self.config,
+            self._background,
+            self.tracer,
+            self.plugins,
         )
         self.stages: list[Stage] = [
             StatsStage(context),

@@ -22,6 +22,8 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
     known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
     guards = [(name, known[name]) for name in names]
+    if context.plugins is not None:
+        guards += [(name, g) for name, g in context.plugins.semantic_guards().items()]
     index = config.index if config.index is not None else _default_index(context)
     return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]
 
