@@ -29,11 +29,10 @@ import argparse
 import asyncio
 import gc
 import json
-import math
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import agentcache_otel
@@ -42,6 +41,7 @@ from agents.items import ModelResponse
 from agents.models.interface import Model, ModelTracing
 from agents.testing import assistant_message, function_call
 from agents.usage import Usage
+from bench_core import Series, SetupError, interleave, progress
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -99,50 +99,6 @@ class DropExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         self.exported += len(spans)
         return SpanExportResult.SUCCESS
-
-
-def percentile(sorted_ns: Sequence[int], q: float) -> float:
-    if not sorted_ns:
-        return math.nan
-    pos = (len(sorted_ns) - 1) * q
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_ns) - 1)
-    return sorted_ns[lo] + (sorted_ns[hi] - sorted_ns[lo]) * (pos - lo)
-
-
-@dataclass
-class Series:
-    name: str
-    samples_ns: list[int] = field(default_factory=list)
-
-    def summary(self) -> dict[str, float]:
-        s = sorted(self.samples_ns)
-        return {
-            "n": len(s),
-            "p50_us": percentile(s, 0.5) / 1e3,
-            "p99_us": percentile(s, 0.99) / 1e3,
-        }
-
-
-async def interleave(
-    variants: Sequence[tuple[Series, Callable[[], Awaitable[object]]]], rounds: int
-) -> None:
-    clock = time.perf_counter_ns
-    k = len(variants)
-    for r in range(rounds):
-        for j in range(k):
-            series, fn = variants[(r + j) % k]
-            t0 = clock()
-            await fn()
-            series.samples_ns.append(clock() - t0)
-
-
-class SetupError(RuntimeError):
-    pass
-
-
-def progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 VARIANTS = ("off", "idle", "on", "simple")

@@ -78,20 +78,25 @@ class TurnModel(Model):
         conversation_id=None,
         prompt=None,
     ) -> ModelResponse:  # type: ignore[no-untyped-def]
+        return await self._answer(
+            input, model_settings, tools, previous_response_id, conversation_id, streamed=False
+        )
+
+    async def _answer(  # type: ignore[no-untyped-def]
+        self, input, model_settings, tools, previous_response_id, conversation_id, *, streamed
+    ) -> ModelResponse:
+        """Record the call, wait ``latency``, then answer by turn (or fail the first calls)."""
         self.calls.append(
             {
                 "input": input,
                 "settings": model_settings,
                 "tools": tools,
                 "conversation_id": conversation_id,
-                "streamed": False,
+                "streamed": streamed,
             }
         )
         if self.latency:
             await asyncio.sleep(self.latency)
-        return self._answer(input, previous_response_id, conversation_id)
-
-    def _answer(self, input, previous_response_id, conversation_id) -> ModelResponse:  # type: ignore[no-untyped-def]
         if len(self.calls) <= self.fail_first:
             raise RuntimeError("upstream failure")
         items = input if isinstance(input, list) else []
@@ -126,18 +131,9 @@ class TurnModel(Model):
         ``latency`` is spent before the first event; ``event_delay`` between events;
         ``stream_error_after`` raises RuntimeError after that many events.
         """
-        self.calls.append(
-            {
-                "input": input,
-                "settings": model_settings,
-                "tools": tools,
-                "conversation_id": conversation_id,
-                "streamed": True,
-            }
+        answer = await self._answer(
+            input, model_settings, tools, previous_response_id, conversation_id, streamed=True
         )
-        if self.latency:
-            await asyncio.sleep(self.latency)
-        answer = self._answer(input, previous_response_id, conversation_id)
         step = ModelStep(output=answer.output, usage=answer.usage, response_id=answer.response_id)
         scripted = ScriptedModel([step])
         events = scripted.stream_response(
