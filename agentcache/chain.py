@@ -26,9 +26,9 @@ from .tracing import NULL_TRACER, Tracer
 
 if TYPE_CHECKING:
     from .background import Background
-    from .plugins import Plugins
     from .guard import GuardedStore
     from .model import CacheConfig
+    from .plugins import Plugins
 
 Handler = Callable[[ModelCall], Awaitable[ModelResponse]]
 

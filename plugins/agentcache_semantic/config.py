@@ -31,9 +31,8 @@ class SemanticConfig:
             raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
         unknown = set(self.guards or ()) - set(BUILTIN_GUARDS) - set(OPTIONAL_GUARDS)
         if unknown:
-            raise ValueError(
-                f"unknown guards {sorted(unknown)}; known: {sorted({**BUILTIN_GUARDS, **OPTIONAL_GUARDS})}"
-            )
+            known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})
+            raise ValueError(f"unknown guards {sorted(unknown)}; known: {known}")
 
     @classmethod
     def from_option(cls, value: Any) -> SemanticConfig | None:

@@ -55,32 +55,50 @@ class SemanticStage:
             with self._tracer.span(STEP_SEMANTIC_LOOKUP, call):
                 vector = normalize(await self._embed(scope.text))
                 candidates = await with_timeout(
-                    self.index.search(call.namespace, scope.fingerprint, vector,
-                                      self.config.top_k, self.config.threshold),
+                    self.index.search(
+                        call.namespace,
+                        scope.fingerprint,
+                        vector,
+                        self.config.top_k,
+                        self.config.threshold,
+                    ),
                     self._budget,
-                )  # fmt: skip
+                )
                 match = await self._match(call, scope, candidates)
         except Exception as exc:  # fail open: a broken vectorizer or index is a miss
             self._stats.count("errors", "semantic")
             self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:
             entry, candidate, passed = match
-            call.state.info.update(
-                similarity=candidate.similarity, matched_prompt=candidate.prompt, guards=passed
-            )
+            decision = {
+                "layer": "semantic",
+                "prompt": scope.text,
+                "matched_prompt": candidate.prompt,
+                "similarity": round(candidate.similarity, 4),
+                "guards": passed,
+            }
+            call.state.info.update(decision)
             if not self.config.shadow:
                 call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
-                log.info("agentcache: semantic hit %.3f %r ~ %r (guards: %s)",
-                         candidate.similarity, scope.text, candidate.prompt, ",".join(passed))  # fmt: skip
+                self._stats.explain(decision)
+                log.info(
+                    "agentcache: semantic hit %.3f %r ~ %r (guards: %s)",
+                    candidate.similarity,
+                    scope.text,
+                    candidate.prompt,
+                    ",".join(passed),
+                )
                 return to_response(entry, replay_usage=self._replay_usage)
         response = await call_next(call)
         if match is not None:
             agreed = _signature(response.output) == _signature(to_response(match[0]).output)
             self._stats.count("semantic", "shadow_agree" if agreed else "shadow_disagree")
+            self._stats.explain({**decision, "shadow": True, "agreed": agreed})
         if vector is not None and call.state.entry is not None:
             ttl = call.controls.ttl or self._ttl
-            add = self.index.add(call.namespace, scope.fingerprint, vector, scope.text,
-                                 call.key.digest, ttl)  # fmt: skip
+            add = self.index.add(
+                call.namespace, scope.fingerprint, vector, scope.text, call.key.digest, ttl
+            )
             self._background.spawn(add, "semantic_index")
         return response
 
@@ -100,8 +118,9 @@ class SemanticStage:
             except CorruptEntry:
                 entry = None
             if entry is None or entry.expired() or entry.digest != candidate.digest:
-                self._background.spawn(self.index.delete(call.namespace, candidate.digest),
-                                       "semantic_index")  # fmt: skip
+                self._background.spawn(
+                    self.index.delete(call.namespace, candidate.digest), "semantic_index"
+                )
                 continue
             return entry, candidate, verdict.passed
         return None

@@ -25,7 +25,7 @@ def resolve(spec: Any = None) -> Embed:
         # Its ``aembed`` may run the model on the loop; the sync one in a thread never does.
         return functools.partial(asyncio.to_thread, spec.embed)
     if inspect.iscoroutinefunction(spec) or inspect.iscoroutinefunction(
-        getattr(spec, "__call__", None)
+        type(spec).__call__  # an object whose __call__ is async
     ):
         return spec  # type: ignore[no-any-return]
     if callable(spec):

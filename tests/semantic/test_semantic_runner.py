@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from agentcache_semantic import LocalModel, SemanticConfig
+import pytest
+from agentcache_semantic import BUILTIN_GUARDS, LocalModel, SemanticConfig
 from agents import Agent, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.models.interface import Model
 from agents.testing import assistant_message
 from agents.usage import Usage
 
-from agentcache import CachedModel
+from agentcache import CachedModel, hookimpl
+from agentcache.plugins import Plugins
 from tests.support import TurnModel, weather_agent
 
 EMBED = LocalModel()  # loaded once for the module
@@ -107,3 +110,73 @@ async def test_shadow_mode_calls_the_model_and_counts_agreement() -> None:
     await ask(cached, "What's the capital city of Australia?")
     assert inner.calls == 2
     assert cached.stats().semantic == {"shadow_disagree": 1}  # the echo answers differ
+    (decision,) = cached.stats().recent
+    assert decision["shadow"] is True and decision["agreed"] is False
+
+
+async def test_a_hit_explains_itself_in_stats_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    inner = EchoModel()
+    cached = cached_model(inner)
+    await ask(cached, "What is the capital of Australia?")
+    with caplog.at_level(logging.INFO, logger="agentcache.semantic"):
+        await ask(cached, "What's the capital city of Australia?")
+    (decision,) = cached.stats().recent
+    assert decision["prompt"] == "What's the capital city of Australia?"
+    assert decision["matched_prompt"] == "What is the capital of Australia?"
+    assert 0.85 <= decision["similarity"] < 1.0
+    assert set(decision["guards"]) == set(BUILTIN_GUARDS)
+    (record,) = [r for r in caplog.records if r.name == "agentcache.semantic"]
+    assert "What is the capital of Australia?" in record.getMessage()
+
+
+ENVIRONMENTS = ("staging", "production")
+
+
+class EnvironmentGuards:
+    """A team's own rule: answers about one deployment environment never stand in for another."""
+
+    @hookimpl
+    def agentcache_semantic_guards(self) -> dict[str, Any]:
+        def environment(new: str, cached: str) -> str | None:
+            named = [{e for e in ENVIRONMENTS if e in t.lower()} for t in (new, cached)]
+            return "environment" if named[0] != named[1] else None
+
+        def broken(new: str, cached: str) -> str | None:
+            if "explode" in new:
+                raise RuntimeError("bug in a guard")
+            return None
+
+        return {"environment": environment, "broken": broken}
+
+
+async def test_plugins_add_guards_through_the_hook() -> None:
+    plugins = Plugins()
+    plugins.register(EnvironmentGuards())
+    inner = EchoModel()
+    cached = CachedModel(inner, plugins=plugins, semantic=SemanticConfig(vectorizer=EMBED.embed))
+    await ask(cached, "Show the deploy checklist for staging")
+    assert await ask(cached, "Show the deploy checklist for production") == (
+        "answer to: Show the deploy checklist for production"
+    )
+    assert cached.stats().semantic == {"vetoed:environment": 1}
+    assert await ask(cached, "Show me the deploy checklist for staging") == (
+        "answer to: Show the deploy checklist for staging"
+    )
+    assert cached.stats().recent[-1]["guards"][-2:] == ("environment", "broken")
+    # a guard that raises vetoes: it may cost a hit, never serve a wrong one
+    assert await ask(cached, "Show the deploy checklist for staging, or explode") == (
+        "answer to: Show the deploy checklist for staging, or explode"
+    )
+    assert cached.stats().semantic["vetoed:broken:guard_error"] >= 1
+    assert inner.calls == 3
+
+
+async def test_without_the_plugin_the_other_environment_hits() -> None:
+    """The control for the hook test: the built-in guards alone serve staging's answer."""
+    inner = EchoModel()
+    cached = cached_model(inner)
+    await ask(cached, "Show the deploy checklist for staging")
+    assert await ask(cached, "Show the deploy checklist for production") == (
+        "answer to: Show the deploy checklist for staging"
+    )
+    assert inner.calls == 1
