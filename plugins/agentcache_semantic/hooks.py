@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 
 from agentcache.chain import Stage, StageContext
@@ -28,15 +29,26 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]
 
 
+# One in-process index per store object: models sharing a store (a CachedModelProvider's, or
+# yours) share its semantic entries too, as they would through Redis.
+_INDEXES: weakref.WeakKeyDictionary[object, InProcessIndex] = weakref.WeakKeyDictionary()
+
+
 def _default_index(context: StageContext) -> object:
-    """RedisVL in the model's Redis when its store is a (single-server) RedisStore."""
+    """RedisVL in the model's Redis when its store is a (single-server) RedisStore, else an
+    in-process index shared by every model on the same store object."""
+    store = context.store.store
     try:
         from agentcache_redis.hooks import find_redis_store
     except ImportError:
-        return InProcessIndex()
-    redis = find_redis_store(context.store.store)
+        redis = None
+    else:
+        redis = find_redis_store(store)
     if redis is None or redis.cluster:  # the search module does not span a cluster here
-        return InProcessIndex()
+        try:
+            return _INDEXES.setdefault(store, InProcessIndex())
+        except TypeError:  # a store that cannot be weakly referenced
+            return InProcessIndex()
     from .redis_index import RedisVLIndex
 
     return RedisVLIndex(redis.client, prefix=f"{redis.prefix}-sem")

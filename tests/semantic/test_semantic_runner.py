@@ -13,7 +13,7 @@ from agents.models.interface import Model
 from agents.testing import assistant_message
 from agents.usage import Usage
 
-from agentcache import CachedModel, hookimpl
+from agentcache import CachedModel, MemoryStore, hookimpl
 from agentcache.plugins import Plugins
 from tests.support import TurnModel, weather_agent
 
@@ -180,3 +180,21 @@ async def test_without_the_plugin_the_other_environment_hits() -> None:
         "answer to: Show the deploy checklist for staging"
     )
     assert inner.calls == 1
+
+
+async def test_semantic_true_uses_the_local_model_and_models_on_one_store_share_it() -> None:
+    """The default vectorizer (the local MiniLM copy), and one in-process index per store."""
+    store = MemoryStore()
+    first, second = EchoModel(), EchoModel()
+    a = CachedModel(first, store=store, semantic=True)
+    b = CachedModel(second, store=store, semantic=True)
+    await ask(a, "What is the capital of Australia?")
+    assert await ask(b, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    assert (first.calls, second.calls) == (1, 0)
+    # another store: no shared entries, so no semantic hit either
+    c = CachedModel(EchoModel(), semantic=True)
+    assert await ask(c, "What's the capital city of Australia?") == (
+        "answer to: What's the capital city of Australia?"
+    )
