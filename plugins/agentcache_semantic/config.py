@@ -19,6 +19,10 @@ class SemanticConfig:
     """Decide, but still call the model and count whether the answers agreed (calibration)."""
     vectorizer: Any = None
     """A callable (sync or async), a RedisVL vectorizer, or None for the local model."""
+    embed_timeout: float = 5.0
+    """Seconds an embedding may take (the first one loads a local model) before the lookup
+    gives up and the call goes on as a plain miss (its answer is still indexed: embedded again
+    in the background, for up to four times as long)."""
     guards: Sequence[str] | None = None
     """Built-in guards to run (default: all); plugin guards always run."""
     index: Any = None
@@ -27,6 +31,8 @@ class SemanticConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
+        if not self.embed_timeout > 0:
+            raise ValueError(f"embed_timeout must be > 0 seconds, got {self.embed_timeout!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
         unknown = set(self.guards or ()) - set(BUILTIN_GUARDS) - set(OPTIONAL_GUARDS)

@@ -12,7 +12,7 @@ from .config import SemanticConfig
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
 from .index import InProcessIndex
 from .stage import SemanticStage
-from .vectorizer import resolve
+from .vectorizer import identify, resolve
 
 
 @hookimpl
@@ -26,7 +26,8 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     if context.plugins is not None:
         guards += [(name, g) for name, g in context.plugins.semantic_guards().items()]
     index = config.index if config.index is not None else _default_index(context)
-    return [SemanticStage(context, config, index, resolve(config.vectorizer), guards)]
+    embed, space = resolve(config.vectorizer), identify(config.vectorizer)
+    return [SemanticStage(context, config, index, embed, guards, space)]
 
 
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or
@@ -51,4 +52,5 @@ def _default_index(context: StageContext) -> object:
             return InProcessIndex()
     from .redis_index import RedisVLIndex
 
-    return RedisVLIndex(redis.client, prefix=f"{redis.prefix}-sem")
+    # named after the store's prefix: two prefixes in one Redis are two separate indexes
+    return RedisVLIndex(redis.client, name=f"{redis.prefix}-semantic", prefix=f"{redis.prefix}-sem")

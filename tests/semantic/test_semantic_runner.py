@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import pytest
 from agentcache_semantic import BUILTIN_GUARDS, LocalModel, SemanticConfig
+from agentcache_semantic.vectorizer import identify
 from agents import Agent, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.models.interface import Model
@@ -198,3 +200,68 @@ async def test_semantic_true_uses_the_local_model_and_models_on_one_store_share_
     assert await ask(c, "What's the capital city of Australia?") == (
         "answer to: What's the capital city of Australia?"
     )
+
+
+async def test_a_slow_or_broken_vectorizer_is_a_miss_never_an_error() -> None:
+    async def slow(text: str) -> list[float]:
+        await asyncio.Event().wait()  # never answers
+        return [1.0, 0.0]
+
+    def broken(text: str) -> list[float]:
+        raise RuntimeError("embedding service down")
+
+    for vectorizer in (slow, broken):
+        inner = EchoModel()
+        cached = CachedModel(
+            inner, semantic=SemanticConfig(vectorizer=vectorizer, embed_timeout=0.05)
+        )
+        answer = await asyncio.wait_for(ask(cached, "What is the capital of Australia?"), 30)
+        assert answer == "answer to: What is the capital of Australia?"
+        assert await ask(cached, "What is the capital of Australia?") == (
+            "answer to: What is the capital of Australia?"
+        )
+        stats = cached.stats()
+        assert inner.calls == 1 and stats.hits_by_layer == {"exact": 1}
+        assert stats.errors["semantic"] == 1
+
+
+async def test_vectors_of_two_embedding_models_never_meet() -> None:
+    """Vectors of different models are not comparable: the model's name scopes every match."""
+
+    def constant(text: str) -> list[float]:
+        return [1.0, 0.0, 0.0]
+
+    def also_constant(text: str) -> list[float]:
+        return [1.0, 0.0, 0.0]
+
+    store = MemoryStore()
+    inner = EchoModel()
+    a = CachedModel(inner, store=store, semantic={"vectorizer": constant})
+    b = CachedModel(inner, store=store, semantic={"vectorizer": also_constant})
+    await ask(a, "how do I boil an egg?")
+    assert await ask(a, "tell me a joke") == "answer to: how do I boil an egg?"  # same vector
+    assert await ask(b, "tell me a joke") == "answer to: tell me a joke"
+    assert identify(constant) != identify(also_constant)
+    assert identify(None) == identify(EMBED.embed) == identify(LocalModel())
+
+
+async def test_an_answer_is_indexed_even_when_its_lookup_was_too_slow() -> None:
+    """The first embedding may time out (a local model loading): the lookup misses, but the
+    prompt is embedded again in the background, so the stored answer serves near-duplicates."""
+    first = True
+
+    async def loading(text: str) -> list[float]:
+        nonlocal first
+        if first:
+            first = False
+            await asyncio.sleep(3.0)
+        return list(await EMBED.embed(text))
+
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic=SemanticConfig(vectorizer=loading, embed_timeout=1.5))
+    await ask(cached, "What is the capital of Australia?")
+    assert cached.stats().errors == {"semantic": 1}
+    assert await ask(cached, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    assert inner.calls == 1
