@@ -18,6 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from difflib import SequenceMatcher
 from functools import lru_cache
 
@@ -70,15 +71,14 @@ def _normalized_numbers(text: str) -> str:
 
 
 def _value(digits: str, suffix: str) -> str:
-    """``"200,000"`` and ``"200k"`` are one value; other letter suffixes (units, ordinals, "h")
-    are left to the units guard."""
-    number = (
-        float(digits.replace(",", "")) if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+", digits) else None
-    )
-    if number is None:
-        number = float(digits.replace(",", "."))
-    number *= {"k": 1e3, "bn": 1e9}.get(suffix.lower(), 1)
-    return f"{number:g}" if number != int(number) else str(int(number))
+    """``"200,000"`` and ``"200k"`` are one value. Decimals stay as written ("3.10" is not
+    "3.1": versions); other letter suffixes (units, ordinals, "20h") are the units guard's."""
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", digits):
+        digits = digits.replace(",", "")
+    scale = lx.NUMBER_SCALES.get(suffix.lower())
+    if scale is None or not re.fullmatch(r"[-+]?\d+(?:\.\d+)?", digits):
+        return digits
+    return format((Decimal(digits) * scale).normalize(), "f")
 
 
 def _numbers(text: str) -> tuple[Counter[str], dict[str, str]]:

@@ -49,6 +49,9 @@ NUMBER_WORD_VALUES: dict[str, int] = {
 # Quantity words that are not digits but change an amount ("a dozen", "twice").
 QUANTITY_WORDS = _words("hundred thousand million billion half dozen once twice")
 
+# Suffixes that scale a number: "$200k" is "$200,000".
+NUMBER_SCALES = {"k": 1_000, "bn": 1_000_000_000}
+
 # A number after "to" is a target, after "by" a change: "scale to 5" is not "scale by 5".
 NUMBER_ROLES = {"to": "to", "by": "by"}
 

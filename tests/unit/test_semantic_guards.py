@@ -73,6 +73,8 @@ def test_a_guard_that_raises_vetoes() -> None:
         ("numbers", "A $200k loan at 5%", "A $200,000 loan at 5 percent", None),
         ("numbers", "Une table pour quatre", "Une table pour 4", None),
         ("numbers", "Answer in one word", "Answer with a single word", None),
+        ("numbers", "What's new in Python 3.10?", "What's new in Python 3.1?", "number"),
+        ("numbers", "Upgrade to 3.12.1", "Upgrade to 3.12.2", "number"),
         # units: the unit after the number is the one given, whatever the word order
         ("units", "How many km is 5 miles?", "Convert 5 miles to kilometers", None),
         ("units", "How many miles is 5 km?", "Convert 5 miles to kilometers", "direction"),
