@@ -7,7 +7,8 @@ true paraphrase. Each guard compares the new prompt with the cached one and retu
 served only when every guard returns ``None``; the guards that passed are recorded with the hit.
 
 Guards are deliberately conservative: a veto costs one model call, a wrong pass serves a wrong
-answer. Plugins add guards through the ``agentcache_semantic_guards`` hook.
+answer. Every guard is symmetric (``guard(a, b) == guard(b, a)``). The word lists live in
+:mod:`.lexicon`. Plugins add guards through the ``agentcache_semantic_guards`` hook.
 """
 
 from __future__ import annotations
@@ -17,28 +18,36 @@ import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+from difflib import SequenceMatcher
 from functools import lru_cache
+
+from . import lexicon as lx
 
 Guard = Callable[[str, str], "str | None"]
 """``guard(new_prompt, cached_prompt)`` -> a veto reason, or ``None`` to let the match stand."""
 
-_NUMBER = re.compile(r"(?<![\w.:])[-+]?\d+(?:[.,]\d+)*(?:st|nd|rd|th|k|m|b|am|pm|%)?(?![\w])", re.I)
-_NUMBER_WORDS = ["hundred", "thousand", "million", "billion", "half", "dozen", "once", "twice"]
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
-_QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`|(?<!\w)'([^']+)'(?!\w)")
+_QUOTED = re.compile(r"\"([^\"]+)\"|\u201c([^\u201d]+)\u201d|`([^`]+)`|(?<!\w)'([^']+)'(?!\w)")
+
+
+def _clean(text: str) -> str:
+    """NFKC, straight apostrophes, arrows as "to"."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'")
+    return re.sub(r"\s*(?:\u2192|->|=>)\s*", " to ", text)
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(unicodedata.normalize("NFKC", text))]
+    return [w.lower() for w in _WORD.findall(_clean(text))]
 
 
-_WORD_VALUES = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}  # fmt: skip
-_WORD_VALUES.update({w: str(20 + 10 * i) for i, w in enumerate(
-    "twenty thirty forty fifty sixty seventy eighty ninety".split())})  # fmt: skip
+# --- numbers -------------------------------------------------------------------------------
+
+_NUMBER = re.compile(r"(?<![\w.:])([-+]?\d+(?:[.,]\d+)*)([a-z%]*)(?!\w)", re.I)
 _TIME = re.compile(r"\b(\d{1,2})(?::(\d\d))?\s*([ap])\.?\s*m\b\.?", re.I)
 _CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+_NUMBER_NAMES = "|".join(sorted(lx.NUMBER_WORD_VALUES, key=len, reverse=True))
+_NUMBER_WORD = re.compile(rf"\b(?:{_NUMBER_NAMES})(?:[-\s]+(?:{_NUMBER_NAMES}))?\b", re.I)
 
 
 def _normalized_numbers(text: str) -> str:
@@ -52,480 +61,107 @@ def _normalized_numbers(text: str) -> str:
         h = int(m.group(1)) % 12 + (12 if m.group(3).lower() == "p" else 0)
         return clock(h, int(m.group(2) or 0))
 
-    text = _TIME.sub(ampm, text)
-    text = _CLOCK.sub(lambda m: clock(int(m.group(1)), int(m.group(2))), text)
-
     def word(m: re.Match[str]) -> str:
-        parts = [_WORD_VALUES[w] for w in re.split(r"[-\s]+", m.group(0).lower())]
-        return str(sum(int(p) for p in parts))
+        parts = re.split(r"[-\s]+", m.group(0).lower())
+        return str(sum(lx.NUMBER_WORD_VALUES[p] for p in parts))
 
-    names = "|".join(sorted(_WORD_VALUES, key=len, reverse=True))
-    return re.sub(rf"\b(?:{names})(?:[-\s]+(?:{names}))?\b", word, text, flags=re.I)
+    text = _TIME.sub(ampm, _clean(text))
+    text = _CLOCK.sub(lambda m: clock(int(m.group(1)), int(m.group(2))), text)
+    return _NUMBER_WORD.sub(word, text)
 
 
-def _numbers(text: str) -> Counter[str]:
+def _value(digits: str, suffix: str) -> str:
+    """``"200,000"`` and ``"200k"`` are one value. Decimals stay as written ("3.10" is not
+    "3.1": versions); other letter suffixes (units, ordinals, "20h") are the units guard's."""
+    if re.fullmatch(r"[-+]?\d{1,3}(?:,\d{3})+", digits):
+        digits = digits.replace(",", "")
+    scale = lx.NUMBER_SCALES.get(suffix.lower())
+    if scale is None or not re.fullmatch(r"[-+]?\d+(?:\.\d+)?", digits):
+        return digits
+    return format((Decimal(digits) * scale).normalize(), "f")
+
+
+def _numbers(text: str) -> tuple[Counter[str], dict[str, str]]:
+    """The values (with times and quantity words), and the role of each value after "to"/"by"."""
     text = _normalized_numbers(text)
-    found = Counter(m.group(0).lower().replace(",", "") for m in _NUMBER.finditer(text))
+    found: Counter[str] = Counter()
+    roles: dict[str, str] = {}
+    for m in _NUMBER.finditer(text):
+        value = _value(m.group(1), m.group(2))
+        found[value] += 1
+        before = _words(text[: m.start()])[-1:]
+        if before and before[0] in lx.NUMBER_ROLES:
+            roles[value] = lx.NUMBER_ROLES[before[0]]
     found.update(m.group(0) for m in re.finditer(r"\b\d{1,2}:\d\d\b", text))
-    found.update(w for w in _words(text) if w in _NUMBER_WORDS)
-    return found
+    found.update(w for w in _words(text) if w in lx.QUANTITY_WORDS)
+    return found, roles
 
 
 def numbers(new: str, cached: str) -> str | None:
-    """Every number, ordinal, time and amount must be the same (5 vs 50, 3pm vs 4pm)."""
-    return "number" if _numbers(new) != _numbers(cached) else None
+    """Every number, time and amount is the same (5 vs 50, 3pm vs 4pm, $200k is $200,000), and
+    a number is a target or a change the same way in both ("to 5" vs "by 5")."""
+    (a, roles_a), (b, roles_b) = _numbers(new), _numbers(cached)
+    if a != b:
+        return "number"
+    return "number" if any(roles_b.get(v, r) != r for v, r in roles_a.items()) else None
 
 
-# Units and currencies, grouped by spelling: "km", "kilometers" and "kilometres" are one unit.
-_UNITS: dict[str, str] = {}
-for _group in (
-    "km kilometer kilometers kilometre kilometres kms",
-    "mi mile miles",
-    "m meter meters metre metres",
-    "cm centimeter centimeters centimetre centimetres",
-    "mm millimeter millimeters",
-    "ft foot feet",
-    "in inch inches",
-    "yd yard yards",
-    "kg kilogram kilograms kilo kilos",
-    "g gram grams",
-    "lb lbs pound pounds",
-    "oz ounce ounces",
-    "l liter liters litre litres",
-    "ml milliliter milliliters millilitre millilitres",
-    "gal gallon gallons",
-    "c celsius centigrade °c",
-    "f fahrenheit °f",
-    "kelvin",
-    "usd dollar dollars $",
-    "eur euro euros €",
-    "gbp pound_sterling £",
-    "jpy yen ¥",
-    "mph",
-    "kph kmh km/h",
-    "s sec secs second seconds",
-    "min mins minute minutes",
-    "h hr hrs hour hours",
-    "day days",
-    "week weeks",
-    "month months",
-    "year years",
-    "gb gigabyte gigabytes",
-    "mb megabyte megabytes",
-    "tb terabyte terabytes",
-    "kb kilobyte kilobytes",
-    "percent percentage %",
-    "cup cups",
-    "tbsp tablespoon tablespoons",
-    "tsp teaspoon teaspoons",
-    "acre acres",
-    "hectare hectares ha",
-    "calorie calories kcal",
-    "joule joules",
-    "watt watts w",
-    "kw kilowatt kilowatts",
-    "kwh",
-):
-    _names = _group.split()
-    for _name in _names:
-        _UNITS[_name] = _names[0]
-_SYMBOLS = re.compile(r"[$€£¥%]|°[cf]", re.I)
-# Letters that are units only right after a number ("5 m", "3 s"), not as words ("a", "in").
-_AMBIGUOUS = {"m", "s", "h", "c", "f", "g", "l", "in", "w", "ha", "min"}
+# --- units ---------------------------------------------------------------------------------
+
+_SYMBOLS = re.compile(r"[$\u20ac\u00a3\u00a5%]|\u00b0[cf]", re.I)
+_COMPOUND_UNITS = re.compile(r"(?<![\w/])(km/h|m/s|mi/h|ft/s)(?![\w/])", re.I)
+_AFTER_NUMBER = re.compile(r"(?<![:\d])\d+(?:[.,]\d+)?(?:\s*(?:degrees?|\u00b0))?\s*-?\s*$", re.I)
 
 
-def _units(text: str) -> list[str]:
-    """Units in order of appearance (each once): the order tells "miles to km" from the reverse."""
-    found = [(m.start(), _UNITS[m.group(0).lower()]) for m in _SYMBOLS.finditer(text)]
-    for m in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+def _units(text: str) -> list[tuple[str, bool]]:
+    """Units in order of appearance (each once), each with whether it measures a number ("5
+    miles", "$20": the quantity given) or not ("in km": the unit asked for)."""
+    text = re.sub(r"\bnautical\s+miles?\b", "nmi", _normalized_numbers(text), flags=re.I)
+    found: list[tuple[int, str, bool]] = []
+    for m in _SYMBOLS.finditer(text):
+        attached = bool(re.match(r"\s*\d", text[m.end() :])) or bool(
+            _AFTER_NUMBER.search(text[: m.start()])
+        )
+        found.append((m.start(), lx.UNITS[m.group(0).lower()], attached))
+    for m in _COMPOUND_UNITS.finditer(text):
+        found.append(
+            (m.start(), lx.UNITS[m.group(1).lower()], bool(_AFTER_NUMBER.search(text[: m.start()])))
+        )
+    for m in _WORD.finditer(_COMPOUND_UNITS.sub(" ", text)):
         word = m.group(0).lower()
-        unit = _UNITS.get(word)
+        unit = lx.UNITS.get(word)
         if unit is None:
             continue
-        before = text[: m.start()].rstrip()
-        if word in _AMBIGUOUS and not before[-1:].isdigit():
+        attached = bool(_AFTER_NUMBER.search(text[: m.start()]))
+        if word in lx.AMBIGUOUS_UNITS and not attached:
             continue
-        found.append((m.start(), unit))
-    for m in re.finditer(r"\d(k?m|s|h|c|f|g|l|mi|kg|lbs?|ft|gb|mb|ml|oz)\b", text.lower()):
-        found.append((m.start(1), _UNITS.get(m.group(1), m.group(1))))
-    return list(dict.fromkeys(unit for _, unit in sorted(found)))
+        found.append((m.start(), unit, attached))
+    for m in re.finditer(
+        r"(?<![:\d])\d+(k?m|s|h|c|f|g|l|mi|kg|lbs?|ft|gb|mb|ml|oz)\b", text.lower()
+    ):
+        found.append((m.start(1), lx.UNITS.get(m.group(1), m.group(1)), True))
+    units: dict[str, bool] = {}
+    for _, unit, attached in sorted(found):
+        units[unit] = units.get(unit, False) or attached
+    return list(units.items())
 
 
 def units(new: str, cached: str) -> str | None:
-    """The same units and currencies (miles vs km, °C vs °F, USD vs EUR), in the same order
-    ("5 miles to km" is not "5 km to miles": ``direction``)."""
+    """The same units and currencies (miles vs km, degrees C vs F, USD vs EUR), converted the
+    same way: "5 miles to km" is not "5 km to miles" (``direction``). The unit after the number
+    is the one given; when neither prompt has one, the order of the units decides."""
     a, b = _units(new), _units(cached)
-    if a == b:
-        return None
-    return "direction" if set(a) == set(b) else "unit"
-
-
-_NEGATIONS = frozenset(
-    [
-        "not",
-        "no",
-        "never",
-        "none",
-        "nothing",
-        "nobody",
-        "neither",
-        "nor",
-        "without",
-        "cannot",
-        "can't",
-        "don't",
-        "doesn't",
-        "didn't",
-        "isn't",
-        "aren't",
-        "wasn't",
-        "weren't",
-        "won't",
-        "wouldn't",
-        "shouldn't",
-        "couldn't",
-        "mustn't",
-        "haven't",
-        "hasn't",
-        "hadn't",
-        "exclude",
-        "excluding",
-        "except",
-        "ne",
-        "pas",
-        "jamais",
-        "sans",
-        "nicht",
-        "kein",
-        "keine",
-        "ohne",
-        "nunca",
-        "sin",
-    ]
-)
-
-
-def _negations(text: str) -> int:
-    words = _words(text.replace("’", "'"))
-    return sum(w in _NEGATIONS or w.endswith("n't") for w in words)
-
-
-def negation(new: str, cached: str) -> str | None:
-    """Both negated or both not (by parity of negation words): "with" vs "without" sugar."""
-    return "negation" if _negations(new) % 2 != _negations(cached) % 2 else None
-
-
-_ANTONYM_PAIRS = [
-    (a.split("|"), b.split("|"))
-    for a, b in (
-        line.split("/")
-        for line in (
-            "enable|enabled|enabling|on/disable|disabled|disabling|off",
-            "upgrade|upgraded|upgrading/downgrade|downgraded|downgrading",
-            "import|imported|importing|imports/export|exported|exporting|exports",
-            "increase|increased|increasing|raise|raising/decrease|decreased|decreasing|lower|lowering|reduce",
-            "add|added|adding/remove|removed|removing|delete|deleted|deleting",
-            "buy|buying|bought|purchase/sell|selling|sold",
-            "encrypt|encrypted|encryption|encode|encoding/decrypt|decrypted|decryption|decode|decoding",
-            "allow|allowed|permit|whitelist|allowlist/deny|denied|block|blocked|blacklist|blocklist",
-            "open|opening|opened/close|closing|closed",
-            "start|starting|started|begin/stop|stopping|stopped|end",
-            "max|maximum|maximize|highest|largest|biggest|most/min|minimum|minimize|lowest|smallest|least",
-            "before|earlier|prior/after|later",
-            "above|over|greater|more/below|under|less|fewer",
-            "install|installed|installing/uninstall|uninstalled|uninstalling",
-            "lock|locked|locking/unlock|unlocked|unlocking",
-            "subscribe|subscribed/unsubscribe|unsubscribed",
-            "mount|mounted/unmount|unmounted",
-            "push|pushed|pushing/pull|pulled|pulling",
-            "upload|uploaded|uploading/download|downloaded|downloading",
-            "login|log-in|signin|sign-in/logout|log-out|signout|sign-out",
-            "ascending|asc/descending|desc",
-            "compress|compressed|compression|zip/decompress|decompressed|decompression|unzip",
-            "deposit|deposited/withdraw|withdrew|withdrawal",
-            "hot|warm|warmer|hotter/cold|cool|cooler|colder",
-            "true/false",
-            "yes/no",
-            "accept|accepted/reject|rejected|decline|declined",
-            "attach|attached/detach|detached",
-            "merge|merged/split",
-            "serialize|serialized|serialization/deserialize|deserialized|deserialization",
-            "north|northern/south|southern",
-            "east|eastern/west|western",
-            "left/right",
-            "first/last",
-            "arrive|arrival|arriving/depart|departure|departing|leave|leaving",
-            "inbound|incoming/outbound|outgoing",
-            "credit/debit",
-            "receive|received|receiving/send|sent|sending",
-        )
-    )
-]
-
-
-def antonyms(new: str, cached: str) -> str | None:
-    """For each antonym pair (enable/disable, upgrade/downgrade...), the same side is used."""
-    a, b = set(_words(new)), set(_words(cached))
-    for left, right in _ANTONYM_PAIRS:
-        side_a = (bool(a.intersection(left)), bool(a.intersection(right)))
-        side_b = (bool(b.intersection(left)), bool(b.intersection(right)))
-        if side_a != side_b:
-            return "antonym"
+    if {u for u, _ in a} != {u for u, _ in b}:
+        return "unit"
+    given_a, given_b = {u for u, n in a if n}, {u for u, n in b if n}
+    if given_a and given_b:
+        return "direction" if given_a != given_b else None
+    if not given_a and not given_b and [u for u, _ in a] != [u for u, _ in b]:
+        return "direction"
     return None
 
 
-_ENTITY = re.compile(r"\b(?:[A-Z][\w&.-]*|[A-Z]{2,}\w*)(?:\s+(?:[A-Z][\w&.-]*|of|de|la|del|von))*")
-_NOT_ENTITIES = frozenset(
-    [
-        "i",
-        "i'm",
-        "i'd",
-        "i'll",
-        "i've",
-        "a",
-        "an",
-        "the",
-        "what",
-        "what's",
-        "whats",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "is",
-        "are",
-        "was",
-        "were",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "please",
-        "tell",
-        "give",
-        "show",
-        "find",
-            "explain",
-        "summarize",
-        "convert",
-        "translate",
-        "write",
-        "make",
-        "create",
-        "book",
-        "send",
-        "set",
-        "get",
-        "help",
-        "hi",
-        "hello",
-        "hey",
-        "thanks",
-        "thank",
-        "ok",
-        "okay",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "in",
-        "on",
-        "at",
-        "to",
-        "from",
-        "for",
-        "with",
-        "by",
-        "of",
-        "my",
-        "your",
-        "our",
-        "their",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "he",
-        "she",
-        "we",
-        "they",
-        "you",
-        "me",
-        "us",
-        "them",
-        "is",
-        "there",
-        "here",
-    ]
-)
-
-
-# Words that start a request with a capital letter without being names ("Compose a haiku").
-_COMMON_STARTS = frozenset(
-    [
-        "compose",
-        "draft",
-        "generate",
-        "describe",
-        "suggest",
-        "recommend",
-        "calculate",
-        "compute",
-        "count",
-        "check",
-        "compare",
-        "define",
-        "fix",
-        "debug",
-        "refactor",
-        "remind",
-        "schedule",
-        "cancel",
-        "order",
-        "reserve",
-        "transfer",
-        "pay",
-        "move",
-        "rename",
-        "update",
-        "name",
-        "provide",
-        "outline",
-        "rewrite",
-        "rephrase",
-        "paraphrase",
-        "proofread",
-        "correct",
-        "improve",
-        "plan",
-        "estimate",
-        "analyze",
-        "analyse",
-        "review",
-        "search",
-        "look",
-        "lookup",
-        "add",
-        "remove",
-        "delete",
-        "enable",
-        "disable",
-        "upgrade",
-        "downgrade",
-        "install",
-        "uninstall",
-        "open",
-        "close",
-        "start",
-        "stop",
-        "turn",
-        "run",
-        "build",
-        "deploy",
-        "configure",
-        "sort",
-        "filter",
-        "merge",
-        "split",
-        "send",
-        "email",
-        "call",
-        "text",
-        "buy",
-        "sell",
-        "share",
-        "print",
-        "read",
-        "tell",
-        "say",
-        "is",
-        "are",
-        "was",
-        "any",
-        "some",
-        "all",
-        "every",
-        "each",
-        "also",
-        "just",
-        "only",
-        "now",
-        "today",
-        "tomorrow",
-        "yesterday",
-        "quick",
-        "quickly",
-        "hi",
-        "hello",
-        "hey",
-        "dear",
-        "thanks",
-        "could",
-        "would",
-        "should",
-        "can",
-        "may",
-        "might",
-        "will",
-        "shall",
-        "do",
-        "does",
-        "did",
-    ]
-)
-
-
-def _entities(text: str) -> list[str]:
-    found: list[str] = []
-    for m in _ENTITY.finditer(text):
-        words = m.group(0).split()
-        starts_sentence = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".!?:"
-        if starts_sentence and words[0].lower() in _COMMON_STARTS | _FORMATS.keys():
-            words = words[1:]
-        words = [w for w in words if w.lower().strip(".") not in _NOT_ENTITIES]
-        if words:
-            found.append(" ".join(words).strip(".").lower())
-    return found
-
-
-def entities(new: str, cached: str) -> str | None:
-    """The same named entities (capitalized names, acronyms), in the same order. A name
-    counts wherever it appears, in any case ("paris" matches "Paris"): a different city or
-    library is ``entity``; the same ones swapped ("NYC to LA" / "LA to NYC") ``direction``.
-    """
-    names = set(_entities(new)) | set(_entities(cached))
-    if not names:
-        return None
-    a_text, b_text = " ".join(_words(new)), " ".join(_words(cached))
-
-    def positions(text: str) -> list[tuple[int, str]]:
-        found = []
-        for name in names:
-            m = re.search(rf"\b{re.escape(' '.join(_words(name)))}\b", text)
-            if m:
-                found.append((m.start(), name))
-        return sorted(found)
-
-    a, b = positions(a_text), positions(b_text)
-    if {n for _, n in a} != {n for _, n in b}:
-        return "entity"
-    return "direction" if [n for _, n in a] != [n for _, n in b] else None
+# --- literals, negation, opposites ---------------------------------------------------------
 
 
 def _quoted(text: str) -> Counter[str]:
@@ -533,186 +169,60 @@ def _quoted(text: str) -> Counter[str]:
 
 
 def quoted(new: str, cached: str) -> str | None:
-    """Quoted strings and `code` are literal: they must be exactly the same."""
-    return "quoted" if _quoted(new) != _quoted(cached) else None
+    """Quoted strings and `code` are literal: each one appears exactly in the other prompt
+    (quoted or not: "delete 'a.csv'" is "delete a.csv")."""
+    a, b = _quoted(new), _quoted(cached)
+    if a == b:
+        return None
+    missing = [q for q in (a - b) if q not in cached] + [q for q in (b - a) if q not in new]
+    return "quoted" if missing else None
 
 
-_FORMATS: dict[str, str] = {}
-for _group in (
-    "json",
-    "yaml yml",
-    "xml",
-    "csv",
-    "toml",
-    "html",
-    "markdown md",
-    "table tabular tables",
-    "bullet bullets bulleted bullet-point",
-    "numbered",
-    "list",
-    "haiku",
-    "poem",
-    "essay",
-    "tweet",
-    "email",
-    "code",
-    "python",
-    "javascript js",
-    "typescript ts",
-    "java",
-    "go golang",
-    "rust",
-    "c++ cpp",
-    "c#",
-    "sql",
-    "bash shell",
-    "ruby",
-    "php",
-    "kotlin",
-    "swift",
-    "english",
-    "french français",
-    "german",
-    "spanish español",
-    "italian",
-    "portuguese",
-    "chinese",
-    "japanese",
-    "korean",
-    "russian",
-    "arabic",
-    "hindi",
-    "dutch",
-    "formal",
-    "informal casual",
-    "short brief concise",
-    "detailed",
-    "uppercase",
-    "lowercase",
-):
-    _names = _group.split()
-    for _name in _names:
-        _FORMATS[_name] = _names[0]
+def _negations(text: str) -> int:
+    words = _words(text)
+    free = len(re.findall(r"\w-free\b", text, re.I))  # "dairy-free" is "without dairy"
+    return sum(w in lx.NEGATIONS or w.endswith("n't") for w in words) + free
+
+
+def negation(new: str, cached: str) -> str | None:
+    """Both negated or both not (by parity of negation words): "with" vs "without" sugar."""
+    return "negation" if _negations(new) % 2 != _negations(cached) % 2 else None
+
+
+_ANTONYMS = [
+    (frozenset(left.split("|")), frozenset(right.split("|")))
+    for left, right in (pair.split("/") for pair in lx.ANTONYM_PAIRS)
+]
+
+
+def _phrased(text: str) -> str:
+    """Lower case, with multi-word phrasings rewritten ("get rid of" -> "remove")."""
+    text = " ".join(_words(text))
+    for phrase, word in lx.PHRASES.items():
+        text = re.sub(rf"\b{phrase}\b", word, text)
+    return text
+
+
+def antonyms(new: str, cached: str) -> str | None:
+    """One prompt on one side of an opposite pair (enable/disable, next/last...) and the other
+    on the other side. A side word missing from one prompt is not a contradiction."""
+    a, b = set(_phrased(new).split()), set(_phrased(cached).split())
+    for left, right in _ANTONYMS:
+        side_a = (bool(a & left), bool(a & right))
+        side_b = (bool(b & left), bool(b & right))
+        if {side_a, side_b} == {(True, False), (False, True)}:
+            return "antonym"
+    return None
+
+
+# --- formats and language ------------------------------------------------------------------
 
 
 def formats(new: str, cached: str) -> str | None:
     """The same requested output format, programming language and target language."""
-    a = {_FORMATS[w] for w in _words(new) if w in _FORMATS}
-    b = {_FORMATS[w] for w in _words(cached) if w in _FORMATS}
+    a = {lx.FORMATS[w] for w in _words(new) if w in lx.FORMATS}
+    b = {lx.FORMATS[w] for w in _words(cached) if w in lx.FORMATS}
     return "format" if a != b else None
-
-
-_STOPWORDS = {
-    "en": [
-        "the",
-        "is",
-        "are",
-        "what",
-        "how",
-        "of",
-        "to",
-        "and",
-        "in",
-        "for",
-        "a",
-        "you",
-        "my",
-        "with",
-        "can",
-        "please",
-    ],
-    "fr": [
-        "le",
-        "la",
-        "les",
-        "est",
-        "des",
-        "une",
-        "un",
-        "quel",
-        "quelle",
-        "comment",
-        "pour",
-        "avec",
-        "dans",
-        "je",
-        "mon",
-        "vous",
-        "du",
-    ],
-    "es": [
-        "el",
-        "la",
-        "los",
-        "las",
-        "es",
-        "que",
-        "cómo",
-        "como",
-        "para",
-        "con",
-        "una",
-        "un",
-        "del",
-        "por",
-        "mi",
-        "usted",
-        "qué",
-        "cuál",
-    ],
-    "de": [
-        "der",
-        "die",
-        "das",
-        "ist",
-        "und",
-        "wie",
-        "was",
-        "für",
-        "mit",
-        "ein",
-        "eine",
-        "ich",
-        "mein",
-        "nicht",
-        "zu",
-        "den",
-    ],
-    "it": [
-        "il",
-        "lo",
-        "gli",
-        "è",
-        "che",
-        "come",
-        "per",
-        "con",
-        "una",
-        "un",
-        "della",
-        "mio",
-        "qual",
-        "quale",
-        "sono",
-    ],
-    "pt": [
-        "o",
-        "os",
-        "é",
-        "que",
-        "como",
-        "para",
-        "com",
-        "uma",
-        "um",
-        "do",
-        "da",
-        "meu",
-        "você",
-        "qual",
-        "são",
-    ],
-}
 
 
 @lru_cache(maxsize=4096)
@@ -723,7 +233,7 @@ def _language(text: str) -> str:
     if scripts and scripts[0][0] != "LATIN":
         return scripts[0][0].lower()
     words = _words(text)
-    scores = {lang: sum(w in stop for w in words) for lang, stop in _STOPWORDS.items()}
+    scores = {lang: sum(w in stop for w in words) for lang, stop in lx.STOPWORDS.items()}
     best = max(scores, key=lambda k: scores[k])
     return best if scores[best] else "unknown"
 
@@ -734,174 +244,185 @@ def language(new: str, cached: str) -> str | None:
     return "language" if "unknown" not in (a, b) and a != b else None
 
 
-# Function words and the generic wording of requests: paraphrases add, drop and swap these
-# freely ("Could you tell me...", "please"), so they carry no answer-changing content.
-_GENERIC = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "doing",
-        "have",
-        "has",
-        "had",
-        "having",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "about",
-        "as",
-        "into",
-        "onto",
-        "from",
-        "up",
-        "out",
-        "over",
-        "than",
-        "then",
-        "so",
-        "such",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "it's",
-        "i",
-        "i'm",
-        "i'd",
-        "i'll",
-        "i've",
-        "me",
-        "my",
-        "mine",
-        "we",
-        "our",
-        "us",
-        "you",
-        "your",
-        "yours",
-        "he",
-        "she",
-        "they",
-        "them",
-        "their",
-        "what",
-        "what's",
-        "whats",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "there",
-        "here",
-        "please",
-        "kindly",
-        "could",
-        "can",
-        "would",
-        "will",
-        "shall",
-        "should",
-        "may",
-        "might",
-        "must",
-        "tell",
-        "give",
-        "show",
-        "let",
-        "know",
-        "need",
-        "want",
-        "like",
-        "help",
-        "get",
-        "got",
-        "find",
-        "look",
-        "explain",
-        "say",
-        "said",
-        "just",
-        "also",
-        "really",
-        "very",
-        "quick",
-        "quickly",
-        "some",
-        "any",
-        "all",
-        "each",
-        "every",
-        "one",
-        "and",
-        "or",
-        "but",
-        "if",
-        "any",
-        "hi",
-        "hello",
-        "hey",
-        "thanks",
-        "thank",
-        "ok",
-        "okay",
-        "sure",
-        "exactly",
-        "actually",
-        "currently",
-        "right",
-        "now",
-        "way",
-        "ways",
-        "thing",
-        "things",
-        "something",
-        "anything",
-        "make",
-        "made",
-        "using",
-        "use",
-        "via",
-        "per",
-        "being",
-        "able",
-        "possible",
-    ]
-)
+# --- names ---------------------------------------------------------------------------------
+
+_ALIAS_PHRASES = {k.replace("_", " "): v for k, v in lx.ENTITY_ALIASES.items() if "_" in k}
+_CAPITALIZED = re.compile(r"[^\W\d_][\w&.']*", re.UNICODE)
+
+
+def _aliased(text: str) -> str:
+    for phrase, name in _ALIAS_PHRASES.items():
+        text = re.sub(rf"\b{phrase}\b", name.upper(), text, flags=re.I)
+    return text
+
+
+def _entities(text: str) -> set[str]:
+    """Names: capitalized words and acronyms, lower-cased, abbreviations resolved. A word
+    capitalized only because it starts a sentence ("Purchase ...", "Max ...") is not a name."""
+    text = _aliased(_clean(text))
+    found: set[str] = set()
+    for m in _CAPITALIZED.finditer(text):
+        word = re.sub(r"'s$", "", m.group(0).strip(".'"))
+        if len(word) < 2 or not word[0].isupper():
+            continue
+        lower = word.lower()
+        acronym = len(word) > 1 and (word.isupper() or any(c.isupper() for c in word[1:]))
+        starts_sentence = (
+            not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in '.!?:;\n"('
+        )
+        if acronym:
+            if lower in {"ok", "am", "pm"}:
+                continue
+        elif starts_sentence or lower in lx.NOT_ENTITIES or lower in lx.COMMON_STARTS:
+            continue
+        if lower in lx.FORMATS or lower in lx.UNITS:
+            continue  # the format and unit guards' job
+        found.add(lx.ENTITY_ALIASES.get(lower, lower))
+    return found
+
+
+def _name_tokens(text: str) -> set[str]:
+    words = (re.sub(r"'s$", "", w) for w in _words(_aliased(text)))
+    return {lx.ENTITY_ALIASES.get(w, w) for w in words}
+
+
+def entities(new: str, cached: str) -> str | None:
+    """The same named entities (capitalized names, acronyms). A name counts wherever it appears,
+    in any case ("paris" matches "Paris"; "US" matches "United States"): a different city or
+    library is ``entity``."""
+    names = _entities(new) | _entities(cached)
+    if not names:
+        return None
+    a, b = _name_tokens(new), _name_tokens(cached)
+    return "entity" if not names <= a or not names <= b else None
+
+
+# --- roles ---------------------------------------------------------------------------------
+
+_ROLE_WORDS = {"from": "from", "to": "to", "into": "to", "towards": "to", "toward": "to"}
+
+
+def _roles(text: str) -> dict[str, set[str]]:
+    """The content word each "from" and "to"/"into" points at, and each place a time or amount
+    is "in" ("when it's 9am in London"): ``{"from": {"boston"}, "to": {"providence"}}``."""
+    words = [_canonical(w) for w in _phrased(_aliased(_normalized_numbers(text))).split()]
+    roles: dict[str, set[str]] = {}
+    for i, word in enumerate(words):
+        role = _ROLE_WORDS.get(word)
+        if word == "in" and i and words[i - 1][:1].isdigit():
+            role = "at"
+        if role is None:
+            continue
+        rest = [w for w in words[i + 1 : i + 4] if w not in lx.DETERMINERS]
+        if rest and not rest[0][:1].isdigit() and rest[0] not in lx.GENERIC:
+            roles.setdefault(role, set()).add(rest[0])
+    return roles
+
+
+def roles(new: str, cached: str) -> str | None:
+    """Where both prompts say what something goes "from", "to", or where a time is "in", they
+    say the same: "from Boston to Providence" is not "from Providence to Boston", nor "9am in
+    London" "9am in Tokyo"."""
+    a, b = _roles(new), _roles(cached)
+    if any(a[r] != b[r] for r in a.keys() & b.keys()):
+        return "direction"
+    crossed = a.get("from", set()) & b.get("to", set()) or a.get("to", set()) & b.get("from", set())
+    return "direction" if crossed else None
+
+
+# --- content words -------------------------------------------------------------------------
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s", "ly"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+    """A crude stemmer: enough for "travels"/"travelling", "dates"/"dated", "queries"/"query"."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    for suffix, replacement in (
+        ("ies", "y"),
+        ("ing", ""),
+        ("ed", ""),
+        ("es", ""),
+        ("s", ""),
+        ("ly", ""),
+    ):
+        if not word.endswith(suffix) or len(word) - len(suffix) < 3:
+            continue
+        if suffix == "es" and not word[:-2].endswith(("s", "x", "z", "ch", "sh")):
+            continue
+        if suffix == "s" and word.endswith("ss"):
+            continue
+        word = word[: -len(suffix)] + replacement
+        break
+    if len(word) > 3 and word[-1] == word[-2]:
+        word = word[:-1]
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+def _canonical(word: str) -> str:
+    return lx.SYNONYMS.get(word, lx.UNITS.get(word, word))
 
 
 def _content(text: str) -> set[str]:
-    words = (_UNITS.get(w, w) for w in _words(text.replace("'s", "")))
-    return {_stem(w) for w in words if w not in _GENERIC and not w.isdigit()}
+    """Content words: request phrasing and function words dropped, numbers dropped (the number
+    guard's job), phrasings, units and synonyms mapped to one word, then stemmed."""
+    text = _phrased(_aliased(_normalized_numbers(text)).replace("'s", ""))
+    text = re.sub(r"\b(?:d|l|qu|s|j|n)'", "", text)  # French elision: "d'une" is "une"
+    words = (_canonical(lx.ENTITY_ALIASES.get(w, w)) for w in text.split())
+    return {
+        _stem(w)
+        for w in words
+        if w not in lx.GENERIC and not w[:1].isdigit() and not (len(w) == 1 and w.isalpha())
+    }
+
+
+def kinds(new: str, cached: str) -> str | None:
+    """Both prompts name a member of the same closed class and not the same one: "today" vs
+    "tomorrow", "plus" vs "times", "bus" vs "train", "children" vs "adults"."""
+    a, b = set(_phrased(new).split()), set(_phrased(cached).split())
+    for name, members in lx.WORD_CLASSES.items():
+        in_a = {_canonical(w) for w in a & members}
+        in_b = {_canonical(w) for w in b & members}
+        if in_a and in_b and in_a != in_b:
+            return f"kind:{name}"
+    return None
+
+
+NEAR_COPY_RATIO = 0.78
+"""Token-sequence similarity (``difflib`` ratio, 0..1) from which two prompts are one sentence
+with a small edit: any changed content word then vetoes."""
+SWAP_RATIO = 0.6
+"""From this similarity, a swap of one or two content words on each side vetoes."""
+SWAP_MAX_WORDS = 2
+
+
+def _similarity(a: str, b: str) -> float:
+    """How much of the word sequence two prompts share (1.0 when one only adds words to the
+    other: "... in the bedroom only" is a verbatim copy with a qualifier)."""
+    ta, tb = _phrased(a).split(), _phrased(b).split()
+    blocks = SequenceMatcher(None, ta, tb).get_matching_blocks()
+    if sum(block.size for block in blocks) == min(len(ta), len(tb)):
+        return 1.0
+    return max(SequenceMatcher(None, ta, tb).ratio(), SequenceMatcher(None, tb, ta).ratio())
+
+
+def substitution(new: str, cached: str) -> str | None:
+    """A small edit of the same sentence changes the answer: "daily dose" vs "single dose",
+    "dwarf planets" vs "planets", "Copy the table" vs "Move the table". A rewording changes
+    many words, and its similarity comes from the meaning; a near copy with a word or two
+    changed is similar because of the words it shares, and the changed word is usually the
+    point. So: when the word sequences are nearly the same (``NEAR_COPY_RATIO``), any content
+    word added, dropped or swapped vetoes; when they are fairly close (``SWAP_RATIO``), one or
+    two content words swapped for others veto. Known paraphrase variants (``lexicon.SYNONYMS``,
+    ``lexicon.PHRASES``) and function words are not changes."""
+    a, b = _content(new), _content(cached)
+    only_a, only_b = a - b, b - a
+    if not only_a and not only_b:
+        return None
+    similarity = _similarity(new, cached)
+    if similarity >= NEAR_COPY_RATIO:
+        return "substitution"
+    swap = 0 < len(only_a) <= SWAP_MAX_WORDS and 0 < len(only_b) <= SWAP_MAX_WORDS
+    return "substitution" if swap and similarity >= SWAP_RATIO else None
 
 
 def wording(new: str, cached: str) -> str | None:
@@ -928,6 +449,9 @@ BUILTIN_GUARDS: dict[str, Guard] = {
     "formats": formats,
     "language": language,
     "entities": entities,
+    "roles": roles,
+    "kinds": kinds,
+    "substitution": substitution,
 }
 # Off by default (it costs most of the paraphrase recall); ``SemanticConfig(guards=[...])``.
 OPTIONAL_GUARDS: dict[str, Guard] = {"wording": wording}
