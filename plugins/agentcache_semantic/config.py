@@ -11,7 +11,7 @@ from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
 
 @dataclass(frozen=True)
 class SemanticConfig:
-    threshold: float = 0.85
+    threshold: float = 0.80
     """Cosine similarity (0..1) a candidate needs before the guards look at it."""
     top_k: int = 3
     """Candidates checked, best first; the first one every guard lets through answers."""

@@ -132,55 +132,56 @@ async def test_a_hit_explains_itself_in_stats_and_logs(caplog: pytest.LogCapture
     assert "What is the capital of Australia?" in record.getMessage()
 
 
-ENVIRONMENTS = ("staging", "production")
+GIT_VERBS = ("clone", "copy", "fork", "mirror")
 
 
-class EnvironmentGuards:
-    """A team's own rule: answers about one deployment environment never stand in for another."""
+class GitGuards:
+    """A team's own rule: general English takes "clone" and "copy" as synonyms (so do the
+    built-in guards); for a repository they are different operations."""
 
     @hookimpl
     def agentcache_semantic_guards(self) -> dict[str, Any]:
-        def environment(new: str, cached: str) -> str | None:
-            named = [{e for e in ENVIRONMENTS if e in t.lower()} for t in (new, cached)]
-            return "environment" if named[0] != named[1] else None
+        def git_verb(new: str, cached: str) -> str | None:
+            verbs = [{v for v in GIT_VERBS if v in t.lower()} for t in (new, cached)]
+            return "git_verb" if verbs[0] != verbs[1] else None
 
         def broken(new: str, cached: str) -> str | None:
-            if "explode" in new:
+            if "please" in new.lower():
                 raise RuntimeError("bug in a guard")
             return None
 
-        return {"environment": environment, "broken": broken}
+        return {"git_verb": git_verb, "broken": broken}
 
 
 async def test_plugins_add_guards_through_the_hook() -> None:
     plugins = Plugins()
-    plugins.register(EnvironmentGuards())
+    plugins.register(GitGuards())
     inner = EchoModel()
     cached = CachedModel(inner, plugins=plugins, semantic=SemanticConfig(vectorizer=EMBED.embed))
-    await ask(cached, "Show the deploy checklist for staging")
-    assert await ask(cached, "Show the deploy checklist for production") == (
-        "answer to: Show the deploy checklist for production"
+    await ask(cached, "How do I clone the repository?")
+    assert await ask(cached, "How do I copy the repository?") == (
+        "answer to: How do I copy the repository?"
     )
-    assert cached.stats().semantic == {"vetoed:environment": 1}
-    assert await ask(cached, "Show me the deploy checklist for staging") == (
-        "answer to: Show the deploy checklist for staging"
+    assert cached.stats().semantic == {"vetoed:git_verb": 1}
+    assert await ask(cached, "How can I clone the repository?") == (
+        "answer to: How do I clone the repository?"
     )
-    assert cached.stats().recent[-1]["guards"][-2:] == ("environment", "broken")
+    assert cached.stats().recent[-1]["guards"][-2:] == ("git_verb", "broken")
     # a guard that raises vetoes: it may cost a hit, never serve a wrong one
-    assert await ask(cached, "Show the deploy checklist for staging, or explode") == (
-        "answer to: Show the deploy checklist for staging, or explode"
+    assert await ask(cached, "Please, how do I clone the repository?") == (
+        "answer to: Please, how do I clone the repository?"
     )
     assert cached.stats().semantic["vetoed:broken:guard_error"] >= 1
     assert inner.calls == 3
 
 
-async def test_without_the_plugin_the_other_environment_hits() -> None:
-    """The control for the hook test: the built-in guards alone serve staging's answer."""
+async def test_without_the_plugin_the_other_verb_hits() -> None:
+    """The control for the hook test: the built-in guards alone serve clone's answer to copy."""
     inner = EchoModel()
     cached = cached_model(inner)
-    await ask(cached, "Show the deploy checklist for staging")
-    assert await ask(cached, "Show the deploy checklist for production") == (
-        "answer to: Show the deploy checklist for staging"
+    await ask(cached, "How do I clone the repository?")
+    assert await ask(cached, "How do I copy the repository?") == (
+        "answer to: How do I clone the repository?"
     )
     assert inner.calls == 1
 

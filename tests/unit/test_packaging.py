@@ -40,7 +40,7 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert "agentcache = agentcache.cli:main" in entry_points
     # the first-party plugin is enabled by its extra; without it the loader gives this hint
     assert "otel = agentcache_otel:hooks [otel]" in entry_points
-    assert "Requires-Dist: opentelemetry-api>=1.25; extra == \"otel\"" in metadata
+    assert 'Requires-Dist: opentelemetry-api>=1.25; extra == "otel"' in metadata
     # The extra in the entry point is what makes a missing redis report the right install hint.
     assert "redis = agentcache_redis:hooks [redis]" in entry_points
     assert "semantic = agentcache_semantic:hooks [semantic]" in entry_points
