@@ -103,14 +103,21 @@ def numbers(new: str, cached: str) -> str | None:
     (a, roles_a), (b, roles_b) = _numbers(new), _numbers(cached)
     if a != b:
         return "number"
-    return "number" if any(roles_b.get(v, r) != r for v, r in roles_a.items()) else None
+    changed = {(r, roles_b[v]) for v, r in roles_a.items() if roles_b.get(v, r) != r}
+    if not changed:
+        return None
+    return "direction" if all({x, y} == {"from", "to"} for x, y in changed) else "number"
 
 
 # --- units ---------------------------------------------------------------------------------
 
 _SYMBOLS = re.compile(r"[$\u20ac\u00a3\u00a5%]|\u00b0[cf]", re.I)
 _COMPOUND_UNITS = re.compile(r"(?<![\w/])(km/h|m/s|mi/h|ft/s)(?![\w/])", re.I)
-_AFTER_NUMBER = re.compile(r"(?<![:\d])\d+(?:[.,]\d+)?(?:\s*(?:degrees?|\u00b0))?\s*-?\s*$", re.I)
+# A number, then optionally "degrees" or one capitalized qualifier ("100 US dollars").
+_AFTER_NUMBER = re.compile(
+    r"(?<![:\d])\d+(?:[.,]\d+)?(?:\s*(?:degrees?|\u00b0))?(?:\s+(?-i:[A-Z][A-Za-z.]*))?\s*-?\s*$",
+    re.I,
+)
 
 
 def _units(text: str) -> list[tuple[str, bool]]:
@@ -176,6 +183,26 @@ def quoted(new: str, cached: str) -> str | None:
         return None
     missing = [q for q in (a - b) if q not in cached] + [q for q in (b - a) if q not in new]
     return "quoted" if missing else None
+
+
+# A token with a separator inside (a path, a flag, a file name, a date pattern, an identifier):
+# "DD/MM/YYYY", "--force", "config.yaml", "user_id", "a@b.com". Plain hyphenated words
+# ("round-trip", "dairy-free") and abbreviations ("e.g.", "U.S.") are ordinary words.
+_LITERAL = re.compile(r"[\w-]*[\w][/\\_.:@=#-]+[\w][\w/\\_.:@=#-]*|--?[a-z][\w-]*", re.I)
+_ORDINARY = re.compile(
+    r"[a-z]+(?:-[a-z]+)+|(?:[a-z]\.)+[a-z]?|\d+(?:[.,:]\d+)*(?:-?[a-z]+)?", re.I
+)  # hyphenated words, abbreviations, and numbers with a unit or suffix ("30-year", "2:30am")
+
+
+def _literals(text: str) -> set[str]:
+    found = (m.group(0).rstrip(".:") for m in _LITERAL.finditer(text))
+    return {t.lower() for t in found if t and not _ORDINARY.fullmatch(t)}
+
+
+def literals(new: str, cached: str) -> str | None:
+    """Technical tokens are literal even unquoted: a path, a flag, a file name, a date pattern
+    ("DD/MM/YYYY" vs "YYYY-MM-DD") must be the same in both prompts."""
+    return "literal" if _literals(new) != _literals(cached) else None
 
 
 def _negations(text: str) -> int:
@@ -263,7 +290,11 @@ def _entities(text: str) -> set[str]:
     found: set[str] = set()
     for m in _CAPITALIZED.finditer(text):
         word = re.sub(r"'s$", "", m.group(0).strip(".'"))
-        if len(word) < 2 or not word[0].isupper():
+        if not word[:1].isupper():
+            continue
+        if len(word) == 1:  # "vitamin C", "plan B": a letter naming something after a word
+            if word != "I" and re.search(r"[a-z]\s+$", text[: m.start()]):
+                found.add(word.lower())
             continue
         lower = word.lower()
         acronym = len(word) > 1 and (word.isupper() or any(c.isupper() for c in word[1:]))
@@ -299,13 +330,21 @@ def entities(new: str, cached: str) -> str | None:
 
 # --- roles ---------------------------------------------------------------------------------
 
-_ROLE_WORDS = {"from": "from", "to": "to", "into": "to", "towards": "to", "toward": "to"}
+_ROLE_WORDS = {
+    "from": "from",
+    "to": "to",
+    "into": "to",
+    "towards": "to",
+    "toward": "to",
+    "than": "than",  # "Is A cheaper than B" is not "Is B cheaper than A"
+}
 
 
 def _roles(text: str) -> dict[str, set[str]]:
     """The content word each "from" and "to"/"into" points at, and each place a time or amount
     is "in" ("when it's 9am in London"): ``{"from": {"boston"}, "to": {"providence"}}``."""
-    words = [_canonical(w) for w in _phrased(_aliased(_normalized_numbers(text))).split()]
+    text = _phrased(_aliased(_normalized_numbers(text)))
+    words = [_canonical(re.sub(r"'s$", "", w)) for w in text.split()]
     roles: dict[str, set[str]] = {}
     for i, word in enumerate(words):
         role = _ROLE_WORDS.get(word)
@@ -320,9 +359,10 @@ def _roles(text: str) -> dict[str, set[str]]:
 
 
 def roles(new: str, cached: str) -> str | None:
-    """Where both prompts say what something goes "from", "to", or where a time is "in", they
-    say the same: "from Boston to Providence" is not "from Providence to Boston", nor "9am in
-    London" "9am in Tokyo"."""
+    """Where both prompts say what something goes "from", "to", what it is compared with
+    ("than"), or where a time is "in", they say the same: "from Boston to Providence" is not
+    "from Providence to Boston", "A cheaper than B" not "B cheaper than A", nor "9am in London"
+    "9am in Tokyo"."""
     a, b = _roles(new), _roles(cached)
     if any(a[r] != b[r] for r in a.keys() & b.keys()):
         return "direction"
@@ -413,11 +453,14 @@ def substitution(new: str, cached: str) -> str | None:
     point. So: when the word sequences are nearly the same (``NEAR_COPY_RATIO``), any content
     word added, dropped or swapped vetoes; when they are fairly close (``SWAP_RATIO``), one or
     two content words swapped for others veto. Known paraphrase variants (``lexicon.SYNONYMS``,
-    ``lexicon.PHRASES``) and function words are not changes."""
+    ``lexicon.PHRASES``) and function words are not changes. Those tables are English: between
+    prompts in another language, any changed content word vetoes."""
     a, b = _content(new), _content(cached)
     only_a, only_b = a - b, b - a
     if not only_a and not only_b:
         return None
+    if "en" not in (_language(new), _language(cached)):
+        return "substitution"  # the synonym and phrasing tables know English only
     similarity = _similarity(new, cached)
     if similarity >= NEAR_COPY_RATIO:
         return "substitution"
@@ -444,6 +487,7 @@ BUILTIN_GUARDS: dict[str, Guard] = {
     "numbers": numbers,
     "units": units,
     "quoted": quoted,
+    "literals": literals,
     "negation": negation,
     "antonyms": antonyms,
     "formats": formats,

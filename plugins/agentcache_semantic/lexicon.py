@@ -52,8 +52,9 @@ QUANTITY_WORDS = _words("hundred thousand million billion half dozen once twice"
 # Suffixes that scale a number: "$200k" is "$200,000".
 NUMBER_SCALES = {"k": 1_000, "bn": 1_000_000_000}
 
-# A number after "to" is a target, after "by" a change: "scale to 5" is not "scale by 5".
-NUMBER_ROLES = {"to": "to", "by": "by"}
+# A number after "to" is a target, after "by" a change: "scale to 5" is not "scale by 5"; after
+# "from" a start: "from 80 to 8080" is not "from 8080 to 80".
+NUMBER_ROLES = {"to": "to", "by": "by", "from": "from"}
 
 # --- units ---------------------------------------------------------------------------------
 
