@@ -162,13 +162,38 @@ def test_wording_is_optional_and_strict() -> None:
         ("literals", "Format the date as DD/MM/YYYY.", "Format the date as YYYY-MM-DD.", "literal"),
         ("literals", "Run git push --force", "Run git push --force-with-lease", "literal"),
         ("literals", "Open config.yaml", "Open config.json", "literal"),
-        ("roles", "Is the Pixel 8 cheaper than the iPhone 15?", "Is the iPhone 15 cheaper than the Pixel 8?", "direction"),
-        ("numbers", "Change the port from 8080 to 80.", "Change the port from 80 to 8080.", "direction"),
-        ("entities", "Which foods are high in vitamin C?", "Which foods are high in vitamin D?", "entity"),
-        ("units", "Convert 100 euros to US dollars.", "Convert 100 US dollars to euros.", "direction"),
-        ("substitution", "¿Cuál es la ciudad más grande de Perú?", "¿Cuál es la capital de Perú?", "substitution"),
+        (
+            "roles",
+            "Is the Pixel 8 cheaper than the iPhone 15?",
+            "Is the iPhone 15 cheaper than the Pixel 8?",
+            "direction",
+        ),
+        (
+            "numbers",
+            "Change the port from 8080 to 80.",
+            "Change the port from 80 to 8080.",
+            "direction",
+        ),
+        (
+            "entities",
+            "Which foods are high in vitamin C?",
+            "Which foods are high in vitamin D?",
+            "entity",
+        ),
+        (
+            "units",
+            "Convert 100 euros to US dollars.",
+            "Convert 100 US dollars to euros.",
+            "direction",
+        ),
+        (
+            "substitution",
+            "¿Cuál es la ciudad más grande de Perú?",
+            "¿Cuál es la capital de Perú?",
+            "substitution",
+        ),
     ],
-)  # fmt: skip
+)
 def test_technical_tokens_comparisons_letters_and_other_languages(
     guard: str, new: str, cached: str, reason: str
 ) -> None:
@@ -179,14 +204,20 @@ def test_technical_tokens_comparisons_letters_and_other_languages(
 @pytest.mark.parametrize(
     ("new", "cached"),
     [
-        ("Book a 30-year mortgage at 2:30am, e.g. online.", "At 2:30am, book a 30-year mortgage online."),
+        (
+            "Book a 30-year mortgage at 2:30am, e.g. online.",
+            "At 2:30am, book a 30-year mortgage online.",
+        ),
         ("Move $50 to Alice's account.", "Transfer $50 to Alice."),
-        ("Does the iPhone 15 cost less than the Pixel 8?", "Is the iPhone 15 cheaper than the Pixel 8?"),
+        (
+            "Does the iPhone 15 cost less than the Pixel 8?",
+            "Is the iPhone 15 cheaper than the Pixel 8?",
+        ),
         ("Which foods are rich in vitamin D?", "Which foods have a lot of vitamin D?"),
         ("Convert 100 US dollars to euros.", "How many euros is 100 US dollars?"),
         ("¿Cuál es la capital de Perú?", "¿Cuál es la capital de Perú, por favor?"),
     ],
-)  # fmt: skip
+)
 def test_those_guards_let_equivalent_wording_through(new: str, cached: str) -> None:
     for name in ("literals", "roles", "numbers", "entities", "units"):
         assert BUILTIN_GUARDS[name](new, cached) is None, name
