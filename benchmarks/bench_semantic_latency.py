@@ -7,6 +7,7 @@ started by the benchmark itself with ``scripts/redis_server.py`` and stopped at 
     python benchmarks/bench_semantic_latency.py                # full run (10,000 entries)
     python benchmarks/bench_semantic_latency.py --quick        # CI smoke run (< ~60 s)
     python benchmarks/bench_semantic_latency.py --fresh-export # also time the ONNX export
+    python benchmarks/bench_semantic_latency.py --blas-threads 1   # numpy's BLAS on 1 thread
     python benchmarks/bench_semantic_latency.py --json out.json
 
 The indexes (in-process numpy ``InProcessIndex`` and ``RedisVLIndex``) hold the same entries in
@@ -27,6 +28,11 @@ context, rotating through them.
   ``FT.SEARCH`` that RedisVL sends, through redis-py alone.
 * ``embed + search``: both in a row, as ``SemanticStage`` does on an exact miss (guards and the
   store read of a hit are not included). Goal: p50 <= 5 ms with a fast local vectorizer.
+
+numpy's BLAS threads (``--blas-threads``, through threadpoolctl) matter for the in-process
+search: on a small machine busy with other work, a multi-threaded matrix-vector product can
+wait for its worker threads (seen on 2 cores: the numpy floor 10x slower in some runs), so
+compare a run with ``--blas-threads 1``.
 
 Each group is its own phase (variants interleaved within it). The ONNX embeddings' cosine to
 torch's over all the query prompts is printed next to their latency.
@@ -195,7 +201,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await client.aclose()
     finally:
         server.close()
-    results["setup"] = {"entries": entries, "contexts": dict(zip(CONTEXTS, counts, strict=True)),
+    results["setup"] = {"blas_threads": blas_threads(), "entries": entries,
+                        "contexts": dict(zip(CONTEXTS, counts, strict=True)),
                         "queries": len(queries), "rounds": rounds}  # fmt: skip
     return results
 
@@ -350,11 +357,22 @@ async def measure(
     return {group: {s.name: s.summary() for s, _ in variants} for group, variants in groups.items()}
 
 
+def blas_threads() -> int | None:
+    """numpy's BLAS thread count, if threadpoolctl can tell."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    return counts[0] if counts else None
+
+
 def report(results: dict[str, Any], mode: str) -> None:
     setup = results["setup"]
     spread = "/".join(str(n) for n in setup["contexts"].values())
     print(f"\nSemantic lookup latency ({mode}): {setup['entries']} entries in 4 contexts "
-          f"({spread}), {setup['queries']} query prompts, {setup['rounds']} rounds")  # fmt: skip
+          f"({spread}), {setup['queries']} query prompts, {setup['rounds']} rounds, "
+          f"numpy BLAS threads: {setup['blas_threads']}")  # fmt: skip
     embed = results["embed"]
     base = next(iter(embed.values()))["p50_us"]
     print("\nembed alone (ratio: p50 / p50 of torch, same run)")
@@ -383,11 +401,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fresh-export", action="store_true", help="export the ONNX models anew (timed)"
     )
+    parser.add_argument("--blas-threads", type=int, help="limit numpy's BLAS threads")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     mode = "quick" if args.quick else "full"
     started = time.perf_counter()
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(args.blas_threads, user_api="blas")
     try:
         results = asyncio.run(run(args))
     except SetupError as exc:
