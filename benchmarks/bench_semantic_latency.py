@@ -45,12 +45,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
 import importlib.util
 import itertools
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -125,6 +127,8 @@ def onnx_models(fresh: bool) -> list[tuple[str, Any]]:
     from agentcache_semantic.onnx_vectorizer import OnnxModel
 
     cache_dir = tempfile.mkdtemp(prefix="agentcache-onnx-") if fresh else None
+    if cache_dir is not None:
+        atexit.register(shutil.rmtree, cache_dir, ignore_errors=True)
     models = []
     for label, quantize in (("onnx fp32", False), ("onnx int8", True)):
         model = OnnxModel(quantize=quantize, cache_dir=cache_dir)
@@ -193,6 +197,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         config = SemanticConfig()
         await check_agreement(memory, redis_index, queries, query_vectors, config)
+        if args.blas_threads:  # now: importing torch (re)loads and resets BLAS libraries
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(args.blas_threads, user_api="blas")
         agreement = await vector_agreement(vectorizers, queries, query_vectors)
         floors = search_floors(client, redis_index.name, rows, queries, query_vectors, config)
         results = await measure(vectorizers, memory, redis_index, floors, queries,
@@ -357,14 +365,14 @@ async def measure(
     return {group: {s.name: s.summary() for s, _ in variants} for group, variants in groups.items()}
 
 
-def blas_threads() -> int | None:
-    """numpy's BLAS thread count, if threadpoolctl can tell."""
+def blas_threads() -> str | None:
+    """The thread counts of the BLAS libraries loaded (numpy's and any other), if threadpoolctl
+    can tell."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    counts = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-    return counts[0] if counts else None
+    return ",".join(str(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
 
 
 def report(results: dict[str, Any], mode: str) -> None:
@@ -407,10 +415,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     mode = "quick" if args.quick else "full"
     started = time.perf_counter()
-    if args.blas_threads:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(args.blas_threads, user_api="blas")
     try:
         results = asyncio.run(run(args))
     except SetupError as exc:
