@@ -29,8 +29,18 @@ sys.path.insert(0, str(HERE.parent / "plugins"))
 from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, check  # noqa: E402
 
 
-def load_model() -> Any:
+def load_model(vectorizer: str) -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if vectorizer != "torch":
+        from agentcache_semantic.onnx_vectorizer import OnnxModel
+
+        onnx = OnnxModel(quantize=vectorizer == "onnx-int8")
+
+        class Encoder:
+            def encode(self, texts: list[str], **_: Any) -> Any:
+                return np.vstack([onnx.encode(t) for t in texts])
+
+        return Encoder()
     from sentence_transformers import SentenceTransformer
 
     name = os.environ.get("AGENTCACHE_EMBEDDING_MODEL")
@@ -54,6 +64,12 @@ def main() -> int:
         help="dev: even-numbered groups (tune here), test: odd-numbered groups (report here)",
     )
     parser.add_argument("--guards", help="comma-separated built-in guards (default: all)")
+    parser.add_argument(
+        "--vectorizer",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="the local model on sentence-transformers (torch) or onnxruntime",
+    )
     args = parser.parse_args()
 
     data = json.loads(Path(args.probes).read_text(encoding="utf-8"))
@@ -67,7 +83,7 @@ def main() -> int:
         queries += [(m["prompt"], None, m["kind"]) for m in g["near_misses"]]
     queries += [(p, None, "unrelated") for p in data["unrelated"]]
 
-    model = load_model()
+    model = load_model(args.vectorizer)
     base_vecs = model.encode(bases, normalize_embeddings=True, batch_size=64)
     query_vecs = model.encode([q for q, _, _ in queries], normalize_embeddings=True, batch_size=64)
     sims = query_vecs @ base_vecs.T

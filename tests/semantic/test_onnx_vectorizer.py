@@ -6,13 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-pytest.importorskip("onnxruntime")
-pytest.importorskip("onnx")
-
 from agentcache_semantic.onnx_vectorizer import OnnxModel
+from agentcache_semantic.vectorizer import identify
 
-from tests.semantic.test_semantic_runner import EMBED
+from agentcache import CachedModel
+from tests.semantic.test_semantic_runner import EMBED, EchoModel, ask
 
 PROMPTS = [
     "What is the capital of Australia?",
@@ -64,3 +62,22 @@ def test_a_second_instance_loads_from_the_cache(model: OnnxModel, cache_dir: Pat
     assert path.stat().st_mtime_ns == stamp  # not rewritten
     assert cosine(vector, model.encode("What is the capital of Australia?")) > 0.9999
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("vectorizer", ["onnx", "onnx-int8"])
+async def test_the_fast_vectorizers_through_the_runner(
+    vectorizer: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTCACHE_CACHE_DIR", str(cache_dir))
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic={"vectorizer": vectorizer})
+    await ask(cached, "What is the capital of Australia?")
+    assert await ask(cached, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    assert await ask(cached, "What is the capital of Austria?") == (
+        "answer to: What is the capital of Austria?"
+    )
+    assert inner.calls == 2
+    # float32 ONNX gives torch's vectors, so the two share an embedding space; int8 does not
+    assert (identify(vectorizer) == identify(None)) is (vectorizer == "onnx")
