@@ -31,6 +31,8 @@ class _Scope:
     digests: list[str] = field(default_factory=list)
     expires: list[float] = field(default_factory=list)
     matrix: Vector | None = None
+    soonest: float = float("inf")
+    """The earliest expiry: a search scans for expired entries only once it has passed."""
 
 
 def normalize(vector: npt.ArrayLike) -> Vector:
@@ -64,7 +66,9 @@ class InProcessIndex:
         scope.vectors.append(normalize(vector))
         scope.prompts.append(prompt)
         scope.digests.append(digest)
-        scope.expires.append(float("inf") if ttl is None else self._clock() + ttl)
+        expires = float("inf") if ttl is None else self._clock() + ttl
+        scope.expires.append(expires)
+        scope.soonest = min(scope.soonest, expires)
         if len(scope.digests) > self._max:
             self._drop(scope, 0)
         scope.matrix = None
@@ -76,14 +80,20 @@ class InProcessIndex:
         if scope is None:
             return []
         now = self._clock()
-        for i in reversed([i for i, t in enumerate(scope.expires) if t <= now]):
-            self._drop(scope, i)
+        if scope.soonest <= now:  # something expired: drop it (rare; one pass)
+            for i in reversed([i for i, t in enumerate(scope.expires) if t <= now]):
+                self._drop(scope, i)
+            scope.soonest = min(scope.expires, default=float("inf"))
         if not scope.digests:
             return []
         if scope.matrix is None:
             scope.matrix = np.vstack(scope.vectors)
         sims = scope.matrix @ normalize(vector)
-        best = np.argsort(-sims)[:k]
+        if len(sims) > k:  # the k best without sorting them all
+            top = np.argpartition(-sims, k)[:k]
+            best = top[np.argsort(-sims[top])]
+        else:
+            best = np.argsort(-sims)
         return [
             Candidate(scope.prompts[i], scope.digests[i], float(sims[i]))
             for i in best
