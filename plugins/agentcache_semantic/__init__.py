@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import hooks
 from .config import SemanticConfig
 from .guards import BUILTIN_GUARDS, Guard, Verdict, check
-from .index import Candidate, InProcessIndex
+from .index import Candidate, InProcessIndex, VectorIndex
 from .scope import Scope, semantic_scope
 from .stage import SemanticStage
 from .vectorizer import LocalModel, resolve
@@ -24,6 +24,7 @@ __all__ = [
     "Scope",
     "SemanticConfig",
     "SemanticStage",
+    "VectorIndex",
     "Verdict",
     "check",
     "hooks",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
+from .index import VectorIndex
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class SemanticConfig:
     in the background, for up to four times as long)."""
     guards: Sequence[str] | None = None
     """Built-in guards to run (default: all); plugin guards always run."""
-    index: Any = None
+    index: VectorIndex | None = None
     """A vector index object; default: RedisVL when the store is Redis, else in-process."""
 
     def __post_init__(self) -> None:

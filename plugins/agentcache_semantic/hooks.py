@@ -10,7 +10,7 @@ from agentcache.hookspecs import hookimpl
 
 from .config import SemanticConfig
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
-from .index import InProcessIndex
+from .index import InProcessIndex, VectorIndex
 from .stage import SemanticStage
 from .vectorizer import identify, resolve
 
@@ -35,7 +35,7 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
 _INDEXES: weakref.WeakKeyDictionary[object, InProcessIndex] = weakref.WeakKeyDictionary()
 
 
-def _default_index(context: StageContext) -> object:
+def _default_index(context: StageContext) -> VectorIndex:
     """RedisVL in the model's Redis when its store is a (single-server) RedisStore, else an
     in-process index shared by every model on the same store object."""
     store = context.store.store

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +34,25 @@ class _Scope:
     matrix: Vector | None = None
     soonest: float = float("inf")
     """The earliest expiry: a search scans for expired entries only once it has passed."""
+
+
+class VectorIndex(Protocol):
+    """What the semantic stage needs of an index (``SemanticConfig(index=...)`` takes any):
+    prompts by (namespace, context fingerprint) scope, each pointing at an entry digest, with an
+    absolute expiry that a search never extends."""
+
+    async def add(
+        self, namespace: str, fingerprint: str, vector: Vector, prompt: str, digest: str,
+        ttl: float | None,
+    ) -> None: ...  # fmt: skip
+
+    async def search(
+        self, namespace: str, fingerprint: str, vector: Vector, k: int, min_similarity: float
+    ) -> list[Candidate]:
+        """At most ``k`` candidates of the scope, best first, with cosine >= the minimum."""
+        ...
+
+    async def delete(self, namespace: str, digest: str) -> None: ...
 
 
 def normalize(vector: npt.ArrayLike) -> Vector:

@@ -17,7 +17,7 @@ from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig
 from .guards import Guard, check
-from .index import Candidate, Vector, normalize
+from .index import Candidate, Vector, VectorIndex, normalize
 from .scope import Scope, semantic_scope
 from .vectorizer import Embed
 
@@ -32,7 +32,7 @@ class SemanticStage:
         self,
         context: StageContext,
         config: SemanticConfig,
-        index: Any,
+        index: VectorIndex,
         embed: Embed,
         guards: Sequence[tuple[str, Guard]],
         space: str = "",
