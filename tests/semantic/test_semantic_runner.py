@@ -295,3 +295,17 @@ async def test_a_sync_vectorizer_never_runs_on_the_event_loop() -> None:
     cached = CachedModel(EchoModel(), semantic={"vectorizer": embed})
     await ask(cached, "What is the capital of Australia?")
     assert threads and threading.get_ident() not in threads
+
+
+async def test_a_streamed_paraphrase_is_replayed_from_the_semantic_hit() -> None:
+    """Stages never see a stream: a semantic hit answers Runner.run_streamed as a replay."""
+    inner = EchoModel()  # its stream_response raises: a live stream would fail the run
+    cached = cached_model(inner)
+    await ask(cached, "What is the capital of Australia?")
+    result = Runner.run_streamed(
+        agent(), "What's the capital city of Australia?", run_config=RunConfig(model=cached)
+    )
+    kinds = [event.type async for event in result.stream_events()]
+    assert result.final_output == "answer to: What is the capital of Australia?"
+    assert "raw_response_event" in kinds and "run_item_stream_event" in kinds
+    assert inner.calls == 1 and cached.stats().hits_by_layer == {"semantic": 1}
