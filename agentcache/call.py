@@ -46,6 +46,9 @@ class CallState:
     started: float = field(default_factory=time.perf_counter)
     unstorable: str | None = None
     """Why the answer must not be stored although the model returned (an unfinished stream)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Details a layer records about its decision (a semantic hit's ``similarity``, the
+    ``matched_prompt``, the ``guards`` that passed), for logs, stats and tracing."""
     sink: Callable[[TResponseStreamEvent], Awaitable[None]] | None = None
     """For a streamed call: where the terminal handler sends each live event."""
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .background import Background
     from .guard import GuardedStore
     from .model import CacheConfig
+    from .plugins import Plugins
 
 Handler = Callable[[ModelCall], Awaitable[ModelResponse]]
 
@@ -59,6 +60,8 @@ class StageContext:
     config: CacheConfig
     background: Background
     tracer: Tracer = NULL_TRACER
+    plugins: Plugins | None = None
+    """The model's plugins, for a stage that consults hooks of its own (semantic guards)."""
 
 
 def build_chain(stages: Iterable[Stage], terminal: Handler) -> Handler:

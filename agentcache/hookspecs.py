@@ -31,6 +31,7 @@ hookspec = pluggy.HookspecMarker("agentcache")
 hookimpl = pluggy.HookimplMarker("agentcache")
 
 StoreFactory = Callable[[str], "Store"]
+SemanticGuard = Callable[[str, str], "str | None"]
 
 
 @hookspec(firstresult=True)
@@ -79,4 +80,18 @@ def agentcache_tracer(config: CacheConfig) -> Tracer | None:
     stream: until it ended or was abandoned) in ``tracer.span(step, call)``; the semantic layer
     adds ``"semantic_lookup"``. Several tracers nest in registration order. Return ``None`` to
     stay out (for example when your tracing library is not configured).
+    """
+
+
+@hookspec
+def agentcache_semantic_guards() -> Mapping[str, SemanticGuard] | None:
+    """Add guards to the semantic layer (the ``semantic`` extra): ``{"ticket_ids": guard}``.
+
+    A guard is ``guard(new_prompt, cached_prompt) -> str | None``: return a short reason to veto
+    a near-duplicate hit whose answer would differ (``"ticket_id"``), or ``None`` to let it
+    through. Plugin guards run after the built-in ones, on every candidate above the
+    similarity threshold, always (``SemanticConfig.guards`` selects built-ins only). A veto is
+    counted in ``stats().semantic`` as ``vetoed:<reason>``; a guard that raises vetoes as
+    ``<name>:guard_error``, so a broken guard can cost a hit but never serve a wrong one. Keep
+    guards pure and fast: they run on the event loop.
     """

@@ -99,6 +99,7 @@ class CachedModel(Model):
         model_id: str | None = None,
         stream_chunk_chars: int = 32,
         stream_delay: float = 0.0,
+        semantic: Any = None,
         options: Mapping[str, Any] | None = None,
         plugins: Plugins | None = None,
         stats: Stats | None = None,
@@ -117,7 +118,7 @@ class CachedModel(Model):
             key_extras=key_extras,
             stream_chunk_chars=stream_chunk_chars,
             stream_delay=stream_delay,
-            options=dict(options or {}),
+            options={**(options or {}), **({"semantic": semantic} if semantic else {})},
         )
         self.plugins = plugins or get_plugins()
         self.store, self._owns_store = _resolve_store(store, self.plugins)
@@ -126,7 +127,12 @@ class CachedModel(Model):
         self.guarded_store = GuardedStore(self.store, self._stats, timeout=store_timeout)
         self.tracer = self.plugins.tracer(self.config)
         context = StageContext(
-            self.guarded_store, self._stats, self.config, self._background, self.tracer
+            self.guarded_store,
+            self._stats,
+            self.config,
+            self._background,
+            self.tracer,
+            self.plugins,
         )
         self.stages: list[Stage] = [
             StatsStage(context),

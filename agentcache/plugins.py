@@ -90,6 +90,12 @@ class Plugins:
         tracers: list[Tracer | None] = self._each("agentcache_tracer", config=config)
         return combine([t for t in tracers if t is not None])
 
+    def semantic_guards(self) -> dict[str, hookspecs.SemanticGuard]:
+        guards: dict[str, hookspecs.SemanticGuard] = {}
+        for mapping in self._each("agentcache_semantic_guards"):  # registered later wins
+            guards.update(mapping or {})
+        return guards
+
     def store_schemes(self) -> dict[str, hookspecs.StoreFactory]:
         schemes: dict[str, hookspecs.StoreFactory] = {}
         for mapping in self._each("agentcache_store_schemes"):  # registered later wins

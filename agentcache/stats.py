@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+RECENT_DECISIONS = 50
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,11 @@ class StatsSnapshot:
     bypasses: Mapping[str, int] = field(default_factory=dict)
     not_stored: Mapping[str, int] = field(default_factory=dict)
     errors: Mapping[str, int] = field(default_factory=dict)
+    semantic: Mapping[str, int] = field(default_factory=dict)
+    """What the semantic layer decided: ``vetoed:<guard reason>``, ``shadow_agree``..."""
+    recent: tuple[Mapping[str, Any], ...] = ()
+    """The last decisions a layer explained (a semantic hit: the prompt, the matched prompt,
+    the similarity and the guards that passed), oldest first, at most ``RECENT_DECISIONS``."""
     tokens_saved: int = 0
     seconds_saved: float = 0.0
 
@@ -50,8 +58,10 @@ class Stats:
             self._stores = 0
             self._tokens_saved = 0
             self._seconds_saved = 0.0
+            self._recent: deque[Mapping[str, Any]] = deque(maxlen=RECENT_DECISIONS)
             self._counters: dict[str, Counter[str]] = {
-                name: Counter() for name in ("hits_by_layer", "bypasses", "not_stored", "errors")
+                name: Counter()
+                for name in ("hits_by_layer", "bypasses", "not_stored", "errors", "semantic")
             }
 
     def hit(self, layer: str, tokens_saved: int, seconds_saved: float) -> None:
@@ -70,9 +80,14 @@ class Stats:
             self._stores += 1
 
     def count(self, kind: str, name: str) -> None:
-        """Count a named event of ``kind``: ``bypasses``, ``not_stored`` or ``errors``."""
+        """Count a named event of ``kind``: bypasses, not_stored, errors or semantic."""
         with self._lock:
             self._counters[kind][name] += 1
+
+    def explain(self, decision: Mapping[str, Any]) -> None:
+        """Keep a decision's details among the recent ones (``StatsSnapshot.recent``)."""
+        with self._lock:
+            self._recent.append(dict(decision))
 
     def snapshot(self) -> StatsSnapshot:
         with self._lock:
@@ -82,5 +97,6 @@ class Stats:
                 stores=self._stores,
                 tokens_saved=self._tokens_saved,
                 seconds_saved=self._seconds_saved,
+                recent=tuple(self._recent),
                 **{name: dict(c) for name, c in self._counters.items()},
             )

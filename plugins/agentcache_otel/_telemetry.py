@@ -509,9 +509,7 @@ def _facts(
     key = call.__dict__.get("key")  # never computed here: a bypassed call may have none
     if key is not None:
         facts[ATTR_KEY] = key.digest[:KEY_PREFIX_LENGTH]
-    similarity = getattr(state, "similarity", None)
-    if similarity is None and state.entry is not None:
-        similarity = getattr(state.entry, "similarity", None)
+    similarity = state.info.get("similarity")  # recorded by the semantic layer
     if isinstance(similarity, (int, float)):
         facts[ATTR_SIMILARITY] = float(similarity)
     if outcome == "hit" and state.entry is not None:

@@ -48,7 +48,7 @@ def run_child(script: str, site: Path) -> dict[str, Any]:
     return result
 
 
-FIRST_PARTY = {"otel", "redis"}
+FIRST_PARTY = {"otel", "redis", "semantic"}
 """Entry points of this distribution's own extras, present in every environment."""
 
 

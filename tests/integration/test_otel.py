@@ -640,7 +640,7 @@ class ParaphraseLayer:
             entry = self.entries.get(turn) if "forecast" in json.dumps(last) else None
         if entry is not None:
             call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
-            call.state.similarity = 0.93  # type: ignore[attr-defined]
+            call.state.info["similarity"] = 0.93
             return to_response(entry)
         response = await call_next(call)
         if call.state.entry is not None:

@@ -33,12 +33,15 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert "agentcache/py.typed" in names
     assert "agentcache_otel/py.typed" in names
     assert "agentcache_redis/py.typed" in names
+    assert "agentcache_semantic/py.typed" in names
     assert not any(n.startswith(("tests/", "examples/", "benchmarks/")) for n in names)
     for extra in ("redis", "semantic", "otel", "all"):
         assert f"Provides-Extra: {extra}" in metadata
     assert "agentcache = agentcache.cli:main" in entry_points
     # the first-party plugin is enabled by its extra; without it the loader gives this hint
     assert "otel = agentcache_otel:hooks [otel]" in entry_points
-    assert "Requires-Dist: opentelemetry-api>=1.25; extra == \"otel\"" in metadata
+    assert 'Requires-Dist: opentelemetry-api>=1.25; extra == "otel"' in metadata
     # The extra in the entry point is what makes a missing redis report the right install hint.
     assert "redis = agentcache_redis:hooks [redis]" in entry_points
+    assert "semantic = agentcache_semantic:hooks [semantic]" in entry_points
+    assert 'Requires-Dist: sentence-transformers>=3; extra == "semantic"' in metadata

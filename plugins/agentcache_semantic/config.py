@@ -1,0 +1,54 @@
+"""``CachedModel(model, semantic=True)`` or ``semantic=SemanticConfig(...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
+from .index import VectorIndex
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    threshold: float = 0.80
+    """Cosine similarity (0..1) a candidate needs before the guards look at it."""
+    top_k: int = 3
+    """Candidates checked, best first; the first one every guard lets through answers."""
+    shadow: bool = False
+    """Decide, but still call the model and count whether the answers agreed (calibration)."""
+    vectorizer: Any = None
+    """A callable (sync or async), a RedisVL vectorizer, or None for the local model."""
+    embed_timeout: float = 5.0
+    """Seconds an embedding may take (the first one loads a local model) before the lookup
+    gives up and the call goes on as a plain miss (its answer is still indexed: embedded again
+    in the background, for up to four times as long)."""
+    guards: Sequence[str] | None = None
+    """Built-in guards to run (default: all); plugin guards always run."""
+    index: VectorIndex | None = None
+    """A vector index object; default: RedisVL when the store is Redis, else in-process."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
+        if not self.embed_timeout > 0:
+            raise ValueError(f"embed_timeout must be > 0 seconds, got {self.embed_timeout!r}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
+        unknown = set(self.guards or ()) - set(BUILTIN_GUARDS) - set(OPTIONAL_GUARDS)
+        if unknown:
+            known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})
+            raise ValueError(f"unknown guards {sorted(unknown)}; known: {known}")
+
+    @classmethod
+    def from_option(cls, value: Any) -> SemanticConfig | None:
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        raise TypeError(f"semantic= takes True, a dict or a SemanticConfig, got {value!r}")

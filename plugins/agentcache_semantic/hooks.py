@@ -1,0 +1,56 @@
+"""The hook implementations the ``agentcache`` entry point registers."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable
+
+from agentcache.chain import Stage, StageContext
+from agentcache.hookspecs import hookimpl
+
+from .config import SemanticConfig
+from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
+from .index import InProcessIndex, VectorIndex
+from .stage import SemanticStage
+from .vectorizer import identify, resolve
+
+
+@hookimpl
+def agentcache_stages(context: StageContext) -> Iterable[Stage]:
+    config = SemanticConfig.from_option(context.config.options.get("semantic"))
+    if config is None:
+        return []
+    names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
+    known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
+    guards = [(name, known[name]) for name in names]
+    if context.plugins is not None:
+        guards += [(name, g) for name, g in context.plugins.semantic_guards().items()]
+    index = config.index if config.index is not None else _default_index(context)
+    embed, space = resolve(config.vectorizer), identify(config.vectorizer)
+    return [SemanticStage(context, config, index, embed, guards, space)]
+
+
+# One in-process index per store object: models sharing a store (a CachedModelProvider's, or
+# yours) share its semantic entries too, as they would through Redis.
+_INDEXES: weakref.WeakKeyDictionary[object, InProcessIndex] = weakref.WeakKeyDictionary()
+
+
+def _default_index(context: StageContext) -> VectorIndex:
+    """RedisVL in the model's Redis when its store is a (single-server) RedisStore, else an
+    in-process index shared by every model on the same store object."""
+    store = context.store.store
+    try:
+        from agentcache_redis.hooks import find_redis_store
+    except ImportError:
+        redis = None
+    else:
+        redis = find_redis_store(store)
+    if redis is None or redis.cluster:  # the search module does not span a cluster here
+        try:
+            return _INDEXES.setdefault(store, InProcessIndex())
+        except TypeError:  # a store that cannot be weakly referenced
+            return InProcessIndex()
+    from .redis_index import RedisVLIndex
+
+    # named after the store's prefix: two prefixes in one Redis are two separate indexes
+    return RedisVLIndex(redis.client, name=f"{redis.prefix}-semantic", prefix=f"{redis.prefix}-sem")

@@ -1,0 +1,99 @@
+"""The semantic index in Redis, through RedisVL: shared by every process that shares the store.
+
+One hash per indexed prompt, ``{prefix}:{namespace}:{digest}``, holding the prompt, the entry
+digest, the namespace and context fingerprint (tag fields: the search filters on both exactly)
+and the float32 vector. Expiry is the hash's own ``PEXPIRE``, set once when the prompt is indexed:
+unlike RedisVL's ``SemanticCache.check()``, a hit never extends it. The search index is created
+on first use with the vectorizer's dimensions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+from redisvl.index import AsyncSearchIndex
+from redisvl.query import VectorQuery
+from redisvl.query.filter import Tag
+from redisvl.schema import IndexSchema
+
+from .index import Candidate, Vector, normalize
+
+
+class RedisVLIndex:
+    def __init__(
+        self, client: Any, *, name: str = "agentcache-semantic", prefix: str = "agentcache-sem"
+    ) -> None:
+        self.client, self.name, self.prefix = client, name, prefix
+        self._index: AsyncSearchIndex | None = None
+        self._lock = asyncio.Lock()
+
+    async def _ready(self, dims: int) -> AsyncSearchIndex:
+        if self._index is not None:
+            return self._index
+        async with self._lock:
+            if self._index is None:
+                schema = IndexSchema.from_dict({
+                    "index": {"name": self.name, "prefix": self.prefix, "storage_type": "hash"},
+                    "fields": [
+                        {"name": "namespace", "type": "tag"},
+                        {"name": "context", "type": "tag"},
+                        {"name": "digest", "type": "tag"},
+                        {"name": "prompt", "type": "text"},
+                        {"name": "embedding", "type": "vector", "attrs": {
+                            "dims": dims, "distance_metric": "cosine", "algorithm": "flat",
+                            "datatype": "float32"}},
+                    ],
+                })  # fmt: skip
+                index = AsyncSearchIndex(schema, redis_client=self.client, owns_client=False)
+                if not await index.exists():
+                    await index.create(overwrite=False)
+                self._index = index
+        return self._index
+
+    def _key(self, namespace: str, digest: str) -> str:
+        return f"{self.prefix}:{quote(namespace, safe='')}:{digest}"
+
+    async def add(
+        self,
+        namespace: str,
+        fingerprint: str,
+        vector: Vector,
+        prompt: str,
+        digest: str,
+        ttl: float | None,
+    ) -> None:
+        v = normalize(vector)
+        index = await self._ready(len(v))
+        key = self._key(namespace, digest)
+        doc = {"namespace": namespace, "context": fingerprint, "digest": digest,
+               "prompt": prompt, "embedding": v.astype(np.float32).tobytes()}  # fmt: skip
+        await index.load([doc], keys=[key])
+        if ttl is not None:
+            await self.client.pexpire(key, max(1, round(ttl * 1000)))
+
+    async def search(
+        self, namespace: str, fingerprint: str, vector: Vector, k: int, min_similarity: float
+    ) -> list[Candidate]:
+        v = normalize(vector)
+        index = await self._ready(len(v))
+        query = VectorQuery(
+            v.tolist(), "embedding", return_fields=["prompt", "digest"], num_results=k,
+            filter_expression=(Tag("namespace") == namespace) & (Tag("context") == fingerprint),
+        )  # fmt: skip
+        found = []
+        for row in await index.query(query):
+            similarity = 1.0 - float(row["vector_distance"])  # cosine distance is 1 - cosine
+            if similarity >= min_similarity:
+                found.append(Candidate(row["prompt"], row["digest"], similarity))
+        return found
+
+    async def delete(self, namespace: str, digest: str) -> None:
+        await self.client.unlink(self._key(namespace, digest))
+
+    async def clear(self, namespace: str | None = None) -> None:
+        ns = "*" if namespace is None else quote(namespace, safe="")
+        async for key in self.client.scan_iter(match=f"{self.prefix}:{ns}:*", count=500):
+            await self.client.unlink(key)

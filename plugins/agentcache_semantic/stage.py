@@ -1,0 +1,154 @@
+"""The semantic lookup stage: after an exact miss, a guarded near-duplicate may answer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from agents.items import ModelResponse
+
+from agentcache import CacheKey, ModelCall
+from agentcache.chain import ORDER_SEMANTIC, Handler, StageContext
+from agentcache.entry import CorruptEntry, Entry, decode, to_response
+from agentcache.guard import with_timeout
+from agentcache.tracing import STEP_SEMANTIC_LOOKUP
+
+from .config import SemanticConfig
+from .guards import Guard, check
+from .index import Candidate, Vector, VectorIndex, normalize
+from .scope import Scope, semantic_scope
+from .vectorizer import Embed
+
+log = logging.getLogger("agentcache.semantic")
+
+
+class SemanticStage:
+    name = "semantic"
+    order = ORDER_SEMANTIC
+
+    def __init__(
+        self,
+        context: StageContext,
+        config: SemanticConfig,
+        index: VectorIndex,
+        embed: Embed,
+        guards: Sequence[tuple[str, Guard]],
+        space: str = "",
+    ) -> None:
+        self._store, self._stats, self._background = (
+            context.store,
+            context.stats,
+            context.background,
+        )
+        self._tracer, self._replay_usage = context.tracer, context.config.replay_usage
+        self._ttl, self._budget = context.config.ttl, context.config.store_timeout
+        self.config, self.index, self._embed, self._guards = config, index, embed, guards
+        self._space = space.encode()
+        """The embedding space's name (``vectorizer.identify``), mixed into every context."""
+
+    async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
+        if not call.cacheable or call.controls.skip_read:
+            return await call_next(call)
+        scope = semantic_scope(call)
+        if scope is None:
+            return await call_next(call)
+        context = hashlib.sha256(self._space + b"\n" + scope.fingerprint.encode()).hexdigest()
+        vector, match, slow = None, None, False
+        try:
+            with self._tracer.span(STEP_SEMANTIC_LOOKUP, call):
+                vector = normalize(
+                    await with_timeout(self._embed(scope.text), self.config.embed_timeout)
+                )
+                candidates = await with_timeout(
+                    self.index.search(
+                        call.namespace, context, vector, self.config.top_k, self.config.threshold
+                    ),
+                    self._budget,
+                )
+                match = await self._match(call, scope, candidates)
+        except Exception as exc:  # fail open: a broken vectorizer or index is a miss
+            slow = isinstance(exc, TimeoutError)
+            self._stats.count("errors", "semantic")
+            self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
+        if match is not None:
+            entry, candidate, passed = match
+            decision = {
+                "layer": "semantic",
+                "prompt": scope.text,
+                "matched_prompt": candidate.prompt,
+                "similarity": round(candidate.similarity, 4),
+                "guards": passed,
+            }
+            call.state.info.update(decision)
+            if not self.config.shadow:
+                call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
+                self._stats.explain(decision)
+                log.info(
+                    "agentcache: semantic hit %.3f %r ~ %r (guards: %s)",
+                    candidate.similarity,
+                    scope.text,
+                    candidate.prompt,
+                    ",".join(passed),
+                )
+                return to_response(entry, replay_usage=self._replay_usage)
+        response = await call_next(call)
+        if match is not None:
+            agreed = _signature(response.output) == _signature(to_response(match[0]).output)
+            self._stats.count("semantic", "shadow_agree" if agreed else "shadow_disagree")
+            self._stats.explain({**decision, "shadow": True, "agreed": agreed})
+        if call.state.entry is not None and (vector is not None or slow):
+            ttl = call.controls.ttl or self._ttl
+            add = self._index(call.namespace, context, vector, scope.text, call.key.digest, ttl)
+            self._background.spawn(add, "semantic_index")
+        return response
+
+    async def _index(
+        self, namespace: str, context: str, vector: Vector | None, text: str, digest: str,
+        ttl: float | None,
+    ) -> None:  # fmt: skip
+        """Index a stored answer's prompt; embedding it here if the lookup was too slow to
+        (a model still loading), so the answer is not lost to later near-duplicates. Off the
+        caller's path, that embedding may take four times ``embed_timeout``."""
+        if vector is None:
+            vector = normalize(await with_timeout(self._embed(text), 4 * self.config.embed_timeout))
+        await self.index.add(namespace, context, vector, text, digest, ttl)
+
+    async def _match(
+        self, call: ModelCall, scope: Scope, candidates: list[Candidate]
+    ) -> tuple[Entry, Candidate, tuple[str, ...]] | None:
+        for candidate in candidates:
+            if candidate.digest == call.key.digest:
+                continue  # the exact entry itself: the exact layer already missed it
+            verdict = check(scope.text, candidate.prompt, self._guards)
+            if verdict.vetoed_by is not None:
+                self._stats.count("semantic", f"vetoed:{verdict.vetoed_by}")
+                continue
+            raw = await self._store.get(CacheKey(call.namespace, candidate.digest))
+            try:
+                entry = decode(raw) if raw is not None else None
+            except CorruptEntry:
+                entry = None
+            if entry is None or entry.expired() or entry.digest != candidate.digest:
+                self._background.spawn(
+                    self.index.delete(call.namespace, candidate.digest), "semantic_index"
+                )
+                continue
+            return entry, candidate, verdict.passed
+        return None
+
+
+def _signature(output: Sequence[Any]) -> list[tuple[str, str]]:
+    """What an answer says, without ids: texts, and tool calls with their arguments."""
+    sig: list[tuple[str, str]] = []
+    for item in output:
+        kind = getattr(item, "type", "")
+        if kind == "message":
+            text = "".join(
+                getattr(p, "text", "") or getattr(p, "refusal", "") for p in item.content
+            )
+            sig.append((kind, " ".join(text.split())))
+        elif kind == "function_call":
+            sig.append((f"call:{item.name}", item.arguments))
+    return sig
