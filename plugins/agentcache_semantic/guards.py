@@ -156,12 +156,13 @@ def _units(text: str) -> list[tuple[str, bool]]:
 def units(new: str, cached: str) -> str | None:
     """The same units and currencies (miles vs km, degrees C vs F, USD vs EUR), converted the
     same way: "5 miles to km" is not "5 km to miles" (``direction``). The unit after the number
-    is the one given; when neither prompt has one, the order of the units decides."""
+    is the one given ("15% of 80" gives a percentage; "what percentage of 80 is 15" asks for
+    one); when neither prompt has one, the order of the units decides."""
     a, b = _units(new), _units(cached)
     if {u for u, _ in a} != {u for u, _ in b}:
         return "unit"
     given_a, given_b = {u for u, n in a if n}, {u for u, n in b if n}
-    if given_a and given_b:
+    if given_a or given_b:  # "15% of 80" gives a percentage, "what percentage of 80" asks one
         return "direction" if given_a != given_b else None
     if not given_a and not given_b and [u for u, _ in a] != [u for u, _ in b]:
         return "direction"
@@ -415,6 +416,34 @@ def _content(text: str) -> set[str]:
     }
 
 
+_QUESTIONS = [
+    (re.compile(p, re.I), kind)
+    for p, kind in [
+        (r"\bhow (?:many|much)\b|\bnumber of\b", "amount"),
+        (r"\bhow long\b", "duration"),
+        (r"\bhow far\b", "distance"),
+        (r"\bhow often\b", "frequency"),
+        (r"\bhow old\b", "age"),
+        (r"\bwhen\b|\bwhat (?:time|year|date|day)\b", "time"),
+        (r"\bwhere\b", "place"),
+        (r"\bwho(?:m|se)?\b", "person"),
+        (r"\bwhy\b", "reason"),
+    ]
+]
+
+
+def _questions(text: str) -> set[str]:
+    return {kind for pattern, kind in _QUESTIONS if pattern.search(text)}
+
+
+def question(new: str, cached: str) -> str | None:
+    """Where both prompts say what they ask for (when, where, who, why, how many, how long...),
+    they ask for the same: "When did Einstein win the Nobel prize?" is not "Why did Einstein
+    win the Nobel prize?". A prompt that does not say ("What is the age of...") passes."""
+    a, b = _questions(new), _questions(cached)
+    return "question" if a and b and a != b else None
+
+
 def kinds(new: str, cached: str) -> str | None:
     """Both prompts name a member of the same closed class and not the same one: "today" vs
     "tomorrow", "plus" vs "times", "bus" vs "train", "children" vs "adults"."""
@@ -494,6 +523,7 @@ BUILTIN_GUARDS: dict[str, Guard] = {
     "language": language,
     "entities": entities,
     "roles": roles,
+    "question": question,
     "kinds": kinds,
     "substitution": substitution,
 }

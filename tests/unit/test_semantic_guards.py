@@ -222,3 +222,40 @@ def test_those_guards_let_equivalent_wording_through(new: str, cached: str) -> N
     for name in ("literals", "roles", "numbers", "entities", "units"):
         assert BUILTIN_GUARDS[name](new, cached) is None, name
         assert BUILTIN_GUARDS[name](cached, new) is None, name
+
+
+@pytest.mark.parametrize(
+    ("guard", "new", "cached", "reason"),
+    [
+        (
+            "question",
+            "Why did Einstein win the Nobel prize?",
+            "When did Einstein win the Nobel prize?",
+            "question",
+        ),
+        (
+            "question",
+            "How long does the flight to Rome take?",
+            "How much does the flight to Rome cost?",
+            "question",
+        ),
+        ("units", "What percentage of 80 is 15?", "What is 15% of 80?", "direction"),
+    ],
+)
+def test_asking_for_something_else(guard: str, new: str, cached: str, reason: str) -> None:
+    assert BUILTIN_GUARDS[guard](new, cached) == reason
+    assert BUILTIN_GUARDS[guard](cached, new) == reason
+
+
+@pytest.mark.parametrize(
+    ("new", "cached"),
+    [
+        ("How old is the Eiffel Tower?", "What is the age of the Eiffel Tower?"),
+        ("When does the store open?", "What time does the store open?"),
+        ("What's 15 percent of 80?", "What is 15% of 80?"),
+    ],
+)
+def test_asking_for_the_same_thing_in_other_words(new: str, cached: str) -> None:
+    for name in ("question", "units"):
+        assert BUILTIN_GUARDS[name](new, cached) is None, name
+        assert BUILTIN_GUARDS[name](cached, new) is None, name
