@@ -103,7 +103,17 @@ def numbers(new: str, cached: str) -> str | None:
     (a, roles_a), (b, roles_b) = _numbers(new), _numbers(cached)
     if a != b:
         return "number"
-    changed = {(r, roles_b[v]) for v, r in roles_a.items() if roles_b.get(v, r) != r}
+    paired = lx.PAIRED_NUMBER_ROLES
+    changed = {
+        (r, roles_b[v])
+        for v, r in roles_a.items()
+        if roles_b.get(v, r) != r and r not in paired and roles_b[v] not in paired
+    }
+    for role in lx.PAIRED_NUMBER_ROLES:  # "percentage of 80" vs "percent of 20"
+        of_a = {v for v, r in roles_a.items() if r == role}
+        of_b = {v for v, r in roles_b.items() if r == role}
+        if of_a and of_b and of_a != of_b:
+            changed.add((role, role))
     if not changed:
         return None
     return "direction" if all({x, y} == {"from", "to"} for x, y in changed) else "number"
@@ -206,15 +216,39 @@ def literals(new: str, cached: str) -> str | None:
     return "literal" if _literals(new) != _literals(cached) else None
 
 
+# "stop nginx from redirecting", "prevent it from sleeping", "avoid paying": the action after
+# them is negated.
+_PREVENTED = re.compile(
+    r"\b(?:stop|prevent|keep|block)\w*\s+(?:\S+\s+){0,3}?from\s+\w+ing\b|\bavoid\w*\s+\w+ing\b",
+    re.I,
+)
+
+
 def _negations(text: str) -> int:
     words = _words(text)
     free = len(re.findall(r"\w-free\b", text, re.I))  # "dairy-free" is "without dairy"
-    return sum(w in lx.NEGATIONS or w.endswith("n't") for w in words) + free
+    prevented = len(_PREVENTED.findall(text))
+    return sum(w in lx.NEGATIONS or w.endswith("n't") for w in words) + free + prevented
+
+
+def _negated_words(text: str, other: str) -> set[str]:
+    """Words of ``text`` that negate a word of ``other`` by prefix: "unpaid" for "paid"."""
+    theirs = set(_words(other))
+    found = set()
+    for word in set(_words(text)) - theirs:
+        for prefix in ("un", "non", "non-"):
+            rest = word[len(prefix) :]
+            if word.startswith(prefix) and len(rest) >= 3 and rest in theirs:
+                found.add(word)
+    return found
 
 
 def negation(new: str, cached: str) -> str | None:
-    """Both negated or both not (by parity of negation words): "with" vs "without" sugar."""
-    return "negation" if _negations(new) % 2 != _negations(cached) % 2 else None
+    """Both negated or both not (by parity of negation words): "with" vs "without" sugar, "stop
+    it from sleeping" vs "let it sleep"; and no word negated by a prefix ("unpaid" vs "paid")."""
+    if _negations(new) % 2 != _negations(cached) % 2:
+        return "negation"
+    return "negation" if _negated_words(new, cached) or _negated_words(cached, new) else None
 
 
 _ANTONYMS = [
@@ -359,11 +393,26 @@ def _roles(text: str) -> dict[str, set[str]]:
     return roles
 
 
+def _swapped(new: str, cached: str) -> bool:
+    """The same words in the same places but for a few that trade places ("a recipe for 4 ...
+    for 6 people" / "for 6 ... for 4", "3 PM Eastern in Pacific" / "Pacific in Eastern")."""
+    a, b = _words(_normalized_numbers(new)), _words(_normalized_numbers(cached))
+    if len(a) != len(b):
+        return False
+    moved = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if not 2 <= len(moved) <= 4 or moved[-1] - moved[0] < 2:  # "4 July" is "July 4"
+        return False
+    return sorted(a[i] for i in moved) == sorted(b[i] for i in moved)
+
+
 def roles(new: str, cached: str) -> str | None:
     """Where both prompts say what something goes "from", "to", what it is compared with
     ("than"), or where a time is "in", they say the same: "from Boston to Providence" is not
     "from Providence to Boston", "A cheaper than B" not "B cheaper than A", nor "9am in London"
-    "9am in Tokyo"."""
+    "9am in Tokyo". Two words that trade places in an otherwise identical sentence swap roles
+    too."""
+    if _swapped(new, cached):
+        return "direction"
     a, b = _roles(new), _roles(cached)
     if any(a[r] != b[r] for r in a.keys() & b.keys()):
         return "direction"
@@ -416,11 +465,12 @@ def _content(text: str) -> set[str]:
     }
 
 
+_TIME_UNITS = "seconds|minutes|hours|days|weeks|months|years"
 _QUESTIONS = [
     (re.compile(p, re.I), kind)
     for p, kind in [
         (r"\bhow (?:many|much)\b|\bnumber of\b", "amount"),
-        (r"\bhow long\b", "duration"),
+        (rf"\bhow long\b|\bhow many\s+(?:{_TIME_UNITS})\b", "duration"),
         (r"\bhow far\b", "distance"),
         (r"\bhow often\b", "frequency"),
         (r"\bhow old\b", "age"),
@@ -439,9 +489,10 @@ def _questions(text: str) -> set[str]:
 def question(new: str, cached: str) -> str | None:
     """Where both prompts say what they ask for (when, where, who, why, how many, how long...),
     they ask for the same: "When did Einstein win the Nobel prize?" is not "Why did Einstein
-    win the Nobel prize?". A prompt that does not say ("What is the age of...") passes."""
+    win the Nobel prize?". A prompt that does not say ("What is the age of...") passes, and so
+    does one that asks in two ways at once ("how many days" is an amount and a duration)."""
     a, b = _questions(new), _questions(cached)
-    return "question" if a and b and a != b else None
+    return "question" if a and b and not a & b else None
 
 
 def kinds(new: str, cached: str) -> str | None:

@@ -54,7 +54,11 @@ NUMBER_SCALES = {"k": 1_000, "bn": 1_000_000_000}
 
 # A number after "to" is a target, after "by" a change: "scale to 5" is not "scale by 5"; after
 # "from" a start: "from 80 to 8080" is not "from 8080 to 80".
-NUMBER_ROLES = {"to": "to", "by": "by", "from": "from"}
+NUMBER_ROLES = {"to": "to", "by": "by", "from": "from", "of": "of", "than": "than"}
+# Roles that, when both prompts give them, must go to the same numbers: "what percentage of 80
+# is 20" is not "80 is what percent of 20". (A prompt may word the role otherwise: "radius of
+# 5 cm" is "radius is 5 cm", "larger than 100MB" is "over 100MB".)
+PAIRED_NUMBER_ROLES = ("of", "than")
 
 # --- units ---------------------------------------------------------------------------------
 

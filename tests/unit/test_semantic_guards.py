@@ -259,3 +259,47 @@ def test_asking_for_the_same_thing_in_other_words(new: str, cached: str) -> None
     for name in ("question", "units"):
         assert BUILTIN_GUARDS[name](new, cached) is None, name
         assert BUILTIN_GUARDS[name](cached, new) is None, name
+
+
+@pytest.mark.parametrize(
+    ("guard", "new", "cached", "reason"),
+    [
+        ("roles", "Recipe for 6 people needs 300 g. How much for 4 people?",
+         "Recipe for 4 people needs 300 g. How much for 6 people?", "direction"),
+        ("roles", "What time is 3 PM Pacific in Eastern time?",
+         "What time is 3 PM Eastern in Pacific time?", "direction"),
+        ("negation", "How many days of unpaid leave can I take?",
+         "How many days of paid leave can I take?", "negation"),
+        ("negation", "How do I stop nginx from redirecting HTTP to HTTPS?",
+         "How do I redirect HTTP to HTTPS in nginx?", "negation"),
+        ("numbers", "80 is what percent of 20?", "What percentage of 80 is 20?", "number"),
+    ],
+)  # fmt: skip
+def test_swaps_prefix_negations_and_paired_number_roles(
+    guard: str, new: str, cached: str, reason: str
+) -> None:
+    assert BUILTIN_GUARDS[guard](new, cached) == reason
+    assert BUILTIN_GUARDS[guard](cached, new) == reason
+
+
+@pytest.mark.parametrize(
+    ("new", "cached"),
+    [
+        ("What day of the week was 4 July 1976?", "What day of the week was July 4, 1976?"),
+        (
+            "Find the area of a circle whose radius is 5 cm.",
+            "What is the area of a circle with a radius of 5 cm?",
+        ),
+        ("How do I find files over 100MB?", "How do I find files larger than 100MB?"),
+        (
+            "Make nginx listen on 8080 instead of 80.",
+            "Change the nginx listen port from 80 to 8080.",
+        ),
+        ("How many minutes should I boil an egg?", "How long should I boil an egg?"),
+        ("Is this form unusual?", "Is this a common form?"),
+    ],
+)
+def test_reorderings_and_rewordings_that_keep_the_question(new: str, cached: str) -> None:
+    for name in ("roles", "negation", "numbers", "question"):
+        assert BUILTIN_GUARDS[name](new, cached) is None, name
+        assert BUILTIN_GUARDS[name](cached, new) is None, name
