@@ -26,6 +26,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "plugins"))
 
+from agentcache_semantic.config import SemanticConfig  # noqa: E402
 from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, check  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def load_model(vectorizer: str) -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--probes", default=str(HERE / "semantic_probes.json"))
-    parser.add_argument("--threshold", type=float, default=0.80)
+    parser.add_argument("--threshold", type=float, default=SemanticConfig().threshold)
     parser.add_argument("--top-k", type=int, default=3)
     parser.add_argument("--show", type=int, default=15, help="list this many wrong decisions")
     parser.add_argument(
