@@ -18,6 +18,9 @@ class SemanticConfig:
     """Candidates checked, best first; the first one every guard lets through answers."""
     shadow: bool = False
     """Decide, but still call the model and count whether the answers agreed (calibration)."""
+    shadow_agreement: float = 0.90
+    """In shadow mode, the cosine two differing answer texts need (besides the same tool calls
+    and no guard veto) to count as agreeing."""
     vectorizer: Any = None
     """A callable (sync or async), a RedisVL vectorizer, or None for the local model."""
     embed_timeout: float = 5.0
@@ -32,6 +35,10 @@ class SemanticConfig:
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
+        if not 0.0 < self.shadow_agreement <= 1.0:
+            raise ValueError(
+                f"shadow_agreement is a cosine in (0, 1], got {self.shadow_agreement!r}"
+            )
         if not self.embed_timeout > 0:
             raise ValueError(f"embed_timeout must be > 0 seconds, got {self.embed_timeout!r}")
         if self.top_k < 1:

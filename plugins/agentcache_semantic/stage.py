@@ -19,6 +19,7 @@ from .config import SemanticConfig
 from .guards import Guard, check
 from .index import Candidate, Vector, VectorIndex, normalize
 from .scope import Scope, semantic_scope
+from .shadow import compare
 from .vectorizer import Embed
 
 log = logging.getLogger("agentcache.semantic")
@@ -94,10 +95,10 @@ class SemanticStage:
                 )
                 return to_response(entry, replay_usage=self._replay_usage)
         response = await call_next(call)
-        if match is not None:
-            agreed = _signature(response.output) == _signature(to_response(match[0]).output)
-            self._stats.count("semantic", "shadow_agree" if agreed else "shadow_disagree")
-            self._stats.explain({**decision, "shadow": True, "agreed": agreed})
+        if match is not None:  # shadow mode: judged off the caller's path
+            self._background.spawn(
+                self._shadow(decision, response.output, match[0]), "semantic_shadow"
+            )
         if call.state.entry is not None and (vector is not None or slow):
             ttl = call.controls.ttl or self._ttl
             add = self._index(call.namespace, context, vector, scope.text, call.key.digest, ttl)
@@ -114,6 +115,15 @@ class SemanticStage:
         if vector is None:
             vector = normalize(await with_timeout(self._embed(text), 4 * self.config.embed_timeout))
         await self.index.add(namespace, context, vector, text, digest, ttl)
+
+    async def _shadow(self, decision: dict[str, Any], live: Any, entry: Entry) -> None:
+        cached = to_response(entry).output
+        config = self.config
+        verdict = await compare(
+            live, cached, self._embed, self._guards, config.shadow_agreement, config.embed_timeout
+        )
+        self._stats.count("semantic", "shadow_agree" if verdict["agreed"] else "shadow_disagree")
+        self._stats.explain({**decision, "shadow": True, **verdict})
 
     async def _match(
         self, call: ModelCall, scope: Scope, candidates: list[Candidate]
@@ -137,18 +147,3 @@ class SemanticStage:
                 continue
             return entry, candidate, verdict.passed
         return None
-
-
-def _signature(output: Sequence[Any]) -> list[tuple[str, str]]:
-    """What an answer says, without ids: texts, and tool calls with their arguments."""
-    sig: list[tuple[str, str]] = []
-    for item in output:
-        kind = getattr(item, "type", "")
-        if kind == "message":
-            text = "".join(
-                getattr(p, "text", "") or getattr(p, "refusal", "") for p in item.content
-            )
-            sig.append((kind, " ".join(text.split())))
-        elif kind == "function_call":
-            sig.append((f"call:{item.name}", item.arguments))
-    return sig

@@ -112,9 +112,45 @@ async def test_shadow_mode_calls_the_model_and_counts_agreement() -> None:
     await ask(cached, "What is the capital of Australia?")
     await ask(cached, "What's the capital city of Australia?")
     assert inner.calls == 2
-    assert cached.stats().semantic == {"shadow_disagree": 1}  # the echo answers differ
+    # the echoed answers differ in wording only, as the prompts do: they agree
+    assert cached.stats().semantic == {"shadow_agree": 1}
     (decision,) = cached.stats().recent
-    assert decision["shadow"] is True and decision["agreed"] is False
+    assert decision["shadow"] is True and decision["agreed"] is True
+    assert 0.9 <= decision["answer_similarity"] < 1.0
+
+
+class AnswersModel(Model):
+    """Answers with the next of its texts, whatever it is asked."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:  # type: ignore[override]
+        return ModelResponse(
+            output=[assistant_message(self.answers.pop(0))], usage=Usage(), response_id=None
+        )
+
+    def stream_response(self, *args: Any, **kwargs: Any):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize(
+    ("live", "agreed", "differs"),
+    [
+        ("The capital of Australia is Canberra.", True, None),  # other words, same fact
+        ("Sydney is the capital of Australia.", False, "substitution"),
+        ("I don't know.", False, "negation"),
+    ],
+)
+async def test_shadow_agreement_is_about_what_the_answers_say(
+    live: str, agreed: bool, differs: str | None
+) -> None:
+    cached = cached_model(AnswersModel("Canberra is the capital of Australia.", live), shadow=True)
+    await ask(cached, "What is the capital of Australia?")
+    assert await ask(cached, "What's the capital city of Australia?") == live  # never served
+    (decision,) = cached.stats().recent
+    assert decision["agreed"] is agreed and decision.get("answer_differs") == differs
+    assert cached.stats().semantic == {"shadow_agree" if agreed else "shadow_disagree": 1}
 
 
 async def test_a_hit_explains_itself_in_stats_and_logs(caplog: pytest.LogCaptureFixture) -> None:
@@ -309,3 +345,14 @@ async def test_a_streamed_paraphrase_is_replayed_from_the_semantic_hit() -> None
     assert result.final_output == "answer to: What is the capital of Australia?"
     assert "raw_response_event" in kinds and "run_item_stream_event" in kinds
     assert inner.calls == 1 and cached.stats().hits_by_layer == {"semantic": 1}
+
+
+async def test_shadow_answers_with_other_tool_calls_disagree() -> None:
+    from agentcache_semantic.shadow import compare
+    from agents.testing import function_call
+
+    live = [function_call("get_weather", '{"city": "Paris"}', call_id="c1")]
+    cached = [function_call("get_weather", '{"city": "Rome"}', call_id="c2")]
+    verdict = await compare(live, cached, EMBED.embed, [], 0.9, 5.0)
+    assert verdict == {"agreed": False, "answer_differs": "tool_calls"}
+    assert (await compare(live, list(live), EMBED.embed, [], 0.9, 5.0))["agreed"] is True
