@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
+from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, Guard
 from .index import VectorIndex
+
+if TYPE_CHECKING:
+    from agentcache.plugins import Plugins
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,13 @@ class SemanticConfig:
         if unknown:
             known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})
             raise ValueError(f"unknown guards {sorted(unknown)}; known: {known}")
+
+    def guard_list(self, plugins: Plugins | None) -> list[tuple[str, Guard]]:
+        """The built-in guards selected by ``guards`` (default: all), then every plugin's."""
+        names = self.guards if self.guards is not None else list(BUILTIN_GUARDS)
+        known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
+        extra = plugins.semantic_guards().items() if plugins is not None else ()
+        return [(name, known[name]) for name in names] + list(extra)
 
     @classmethod
     def from_option(cls, value: Any) -> SemanticConfig | None:

@@ -13,7 +13,7 @@ import numpy as np
 from agentcache.plugins import Plugins, get_plugins
 
 from .config import SemanticConfig
-from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, Guard
+from .guards import verdict_of
 from .index import normalize
 from .vectorizer import resolve
 
@@ -46,14 +46,6 @@ async def explain_match(
     config = config or SemanticConfig()
     embed = resolve(config.vectorizer)
     a, b = normalize(await embed(new)), normalize(await embed(cached))
-    names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
-    known: dict[str, Guard] = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
-    guards = [(name, known[name]) for name in names]
-    guards += list((plugins or get_plugins()).semantic_guards().items())
-    verdicts = []
-    for name, guard in guards:
-        try:
-            verdicts.append((name, guard(new, cached)))
-        except Exception:
-            verdicts.append((name, f"{name}:guard_error"))
-    return MatchReport(float(np.dot(a, b)), config.threshold, tuple(verdicts))
+    guards = config.guard_list(plugins or get_plugins())
+    verdicts = tuple((name, verdict_of(name, g, new, cached)) for name, g in guards)
+    return MatchReport(float(np.dot(a, b)), config.threshold, verdicts)

@@ -582,14 +582,20 @@ BUILTIN_GUARDS: dict[str, Guard] = {
 OPTIONAL_GUARDS: dict[str, Guard] = {"wording": wording}
 
 
+def verdict_of(name: str, guard: Guard, new: str, cached: str) -> str | None:
+    """One guard's veto reason, or ``None``; a guard that raises vetoes (``<name>:guard_error``),
+    so a broken guard can cost a hit but never serve a wrong one."""
+    try:
+        return guard(new, cached)
+    except Exception:
+        return f"{name}:guard_error"
+
+
 def check(new: str, cached: str, guards: Iterable[tuple[str, Guard]]) -> Verdict:
-    """Run every guard; the first veto wins. A guard that raises vetoes (``guard_error``)."""
+    """Run the guards in order; the first veto wins."""
     passed: list[str] = []
     for name, guard in guards:
-        try:
-            reason = guard(new, cached)
-        except Exception:
-            return Verdict(f"{name}:guard_error", tuple(passed))
+        reason = verdict_of(name, guard, new, cached)
         if reason is not None:
             return Verdict(reason, tuple(passed))
         passed.append(name)

@@ -9,7 +9,6 @@ from agentcache.chain import Stage, StageContext
 from agentcache.hookspecs import hookimpl
 
 from .config import SemanticConfig
-from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS
 from .index import InProcessIndex, VectorIndex
 from .stage import SemanticStage
 from .vectorizer import identify, resolve
@@ -20,11 +19,7 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     config = SemanticConfig.from_option(context.config.options.get("semantic"))
     if config is None:
         return []
-    names = config.guards if config.guards is not None else list(BUILTIN_GUARDS)
-    known = {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}
-    guards = [(name, known[name]) for name in names]
-    if context.plugins is not None:
-        guards += [(name, g) for name, g in context.plugins.semantic_guards().items()]
+    guards = config.guard_list(context.plugins)
     index = config.index if config.index is not None else _default_index(context)
     embed, space = resolve(config.vectorizer), identify(config.vectorizer)
     return [SemanticStage(context, config, index, embed, guards, space)]
