@@ -10,14 +10,14 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
-from agents.items import TResponseInputItem, TResponseStreamEvent
+from agents.items import TResponseInputItem
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.models.openai_responses import Converter
@@ -28,6 +28,9 @@ from . import keys
 from .control import Controls
 from .entry import Entry
 from .stores.base import CacheKey
+
+if TYPE_CHECKING:
+    from .stream import LiveStream
 
 
 @dataclass
@@ -49,8 +52,8 @@ class CallState:
     info: dict[str, Any] = field(default_factory=dict)
     """Details a layer records about its decision (a semantic hit's ``similarity``, the
     ``matched_prompt``, the ``guards`` that passed), for logs, stats and tracing."""
-    sink: Callable[[TResponseStreamEvent], Awaitable[None]] | None = None
-    """For a streamed call: where the terminal handler sends each live event."""
+    live: LiveStream | None = None
+    """For a streamed call: the hand-over to the caller, who streams the model itself."""
 
 
 @dataclass(frozen=True)

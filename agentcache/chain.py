@@ -5,10 +5,10 @@ the stages sorted by ``order`` over a terminal handler that calls the inner mode
 runs stage 1 → stage 2 → ... → model, and each stage sees the response on the way back.
 
 Stages never see a stream. For ``stream_response`` the same chain runs in its own task
-(``call.streamed`` is true): the terminal handler forwards the model's events to the caller as
-they arrive and returns the ``ModelResponse`` they amounted to, so ``call_next`` returns once
-the stream has ended, and a stage's answer (a hit) is replayed to the caller as events. If the
-caller abandons the stream, the chain task is cancelled: ``call_next`` raises ``CancelledError``.
+(``call.streamed`` is true): the terminal handler lets the caller stream the model in the
+caller's own task and returns the ``ModelResponse`` the stream amounted to, so ``call_next``
+returns once the stream has ended, and a stage's answer (a hit) is replayed to the caller as
+events. If the caller abandons the stream, ``call_next`` raises ``CancelledError``.
 """
 
 from __future__ import annotations

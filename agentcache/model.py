@@ -22,6 +22,7 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from .background import Background
 from .call import ModelCall
+from .call_ids import RunCallIds
 from .chain import Stage, StageContext, build_chain
 from .control import current_controls
 from .guard import GuardedStore
@@ -31,7 +32,7 @@ from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage
 from .stats import Stats, StatsSnapshot
 from .stores.base import Store
 from .stores.memory import MemoryStore
-from .stream import ReplayOptions, StreamRecorder, stream_call
+from .stream import ReplayOptions, stream_call
 from .tracing import STEP_MODEL
 
 
@@ -150,6 +151,7 @@ class CachedModel(Model):
             chunk_chars=stream_chunk_chars,
             delay=stream_delay,
         )
+        self._call_ids = RunCallIds()
         self.recent_calls: deque[ModelCall] = deque(maxlen=history)
         """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
 
@@ -193,27 +195,19 @@ class CachedModel(Model):
             conversation_id,
             prompt,
         )
-        return await self._chain(self._call(sdk_args, streamed=False))
+        call = self._call(sdk_args, streamed=False)
+        response = await self._chain(call)
+        return self._call_ids.settle(response, hit=call.state.outcome == "hit")
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
-        """The end of the chain. A streamed call streams: each event goes to the caller as it
-        arrives, and the response is what the stream amounted to (see ``agentcache.stream``)."""
-        args, kwargs = call.sdk_args()
+        """The end of the chain. A streamed call is streamed by its caller, in the caller's
+        task, while this waits for what the stream amounted to (see ``agentcache.stream``)."""
         with self.tracer.span(STEP_MODEL, call):
-            if not call.streamed:
+            live = call.state.live
+            if live is None:
+                args, kwargs = call.sdk_args()
                 return await self.model.get_response(*args, **kwargs)
-            send, recorder = call.state.sink, StreamRecorder()
-            events = self.model.stream_response(*args, **kwargs)
-            try:
-                async for event in events:
-                    recorder.see(event)
-                    if send is not None:
-                        await send(event)
-            finally:  # a caller that stopped early closes the model's stream now, not at GC
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-            response, call.state.unstorable = recorder.result()
+            response, call.state.unstorable = await live.run()
             return response
 
     def stream_response(
@@ -243,7 +237,15 @@ class CachedModel(Model):
             conversation_id,
             prompt,
         )
-        return stream_call(self._chain, self._call(sdk_args, streamed=True), self._replay)
+        call = self._call(sdk_args, streamed=True)
+        args, kwargs = call.sdk_args()
+        return stream_call(
+            self._chain,
+            call,
+            lambda: self.model.stream_response(*args, **kwargs),
+            self._call_ids.settle,
+            self._replay,
+        )
 
     def stats(self) -> StatsSnapshot:
         return self._stats.snapshot()
@@ -269,11 +271,31 @@ class CachedModel(Model):
         return self.model.get_retry_advice(request)
 
     async def _cleanup_on_run_end(self, owner: object) -> None:
+        self._call_ids.forget(owner)
         await self.model._cleanup_on_run_end(owner)
 
     def _supports_default_prompt_cache_key(self) -> bool:
         supports = getattr(self.model, "_supports_default_prompt_cache_key", None)
         return bool(supports()) if callable(supports) else False
+
+    # -- the wrapper takes the inner model's path through the SDK --
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        """The inner model's class, as ``wrapt.ObjectProxy`` does: the SDK decides some
+        behaviour by ``isinstance(model, OpenAIChatCompletionsModel)``, and a wrapped model
+        must take the same branch as the bare one. ``isinstance(x, CachedModel)`` and
+        ``type(x)`` still see the wrapper (``isinstance`` checks the real type first)."""
+        return type(self.model)
+
+    def __copy__(self) -> CachedModel:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> CachedModel:
+        """A cached model is a handle on a shared cache (a store, stats, background writes):
+        copying run items that hold the agent, and so the model, keeps the same handle, as a
+        copy of an SDK model shares its HTTP client."""
+        return self
 
     def __getattr__(self, name: str) -> Any:
         # Optional attributes the Runner or user code reads off the model (getattr with a

@@ -1,28 +1,32 @@
 """Streamed calls run through the same chain, the same keys and the same entries as unary ones.
 
 Stages never see a stream. The chain of a streamed call runs in its own task and returns a
-``ModelResponse`` like any other call; the caller's iterator is fed through a side channel:
+``ModelResponse`` like any other call, while the *caller's* task does the streaming:
 
-* **Miss:** the terminal handler pulls the inner model's stream and hands each event to the
-  caller as it arrives, pull-paced (the next event is read from the model only when the caller
-  asks for it, exactly as without the cache). A :class:`StreamRecorder` watches the events go by;
-  only a stream that ended with ``response.completed`` becomes a storable response. An error
-  reaches the caller as the model raised it; a caller that stops (closes the iterator, cancels
-  the run) cancels the chain task, so nothing is stored.
-* **Hit** (or a single-flight follower): no live event was sent, so the cached response is
-  replayed as a Responses event stream (:mod:`agentcache.replay`), optionally paced.
+* **Miss** (or a bypass): when the chain reaches the inner model, its terminal handler hands
+  over to the caller through a :class:`LiveStream` and waits. The caller's iterator opens the
+  inner model's stream and pulls it event by event, in the caller's own task and context, so
+  the inner model observes exactly what it would unwrapped: the same task (the SDK marks it
+  when a ``ModelSettings.timeout`` cancels it), the same cancellations, ``aclose`` when the
+  caller stops early. A :class:`StreamRecorder` watches the events go by; when the stream ends
+  the chain gets what it amounted to (only a stream that ended with ``response.completed`` may
+  be stored), or its error, or a cancellation (nothing is stored).
+* **Hit** (or a single-flight follower): the chain returns without reaching the model, so the
+  cached response is replayed as a Responses event stream (:mod:`agentcache.replay`),
+  optionally paced.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from agents.items import ModelResponse, TResponseStreamEvent
 from agents.usage import Usage, _response_usage_to_usage
 from openai.types.responses import Response
+from pydantic import BaseModel
 
 from .call import ModelCall
 from .chain import Handler
@@ -46,8 +50,12 @@ class StreamRecorder:
         self.done_items: list[Any] = []
 
     def see(self, event: TResponseStreamEvent) -> None:
-        kind = event.type
-        if kind == "response.completed":
+        kind = getattr(event, "type", None)
+        if not isinstance(event, BaseModel) or not isinstance(kind, str):
+            # The SDK passes on whatever a model yields; we pass it on too, but a stream we
+            # could not replay faithfully is not stored.
+            self.failure = "untyped_event"
+        elif kind == "response.completed":
             self.completed = event.response  # type: ignore[union-attr]
         elif kind == "response.output_item.done":
             self.done_items.append(event.item)  # type: ignore[union-attr]
@@ -81,44 +89,86 @@ class ReplayOptions:
     """Seconds to wait before each delta event of a replay (a typing effect); 0 is off."""
 
 
-_DONE: Any = object()
+class LiveStream:
+    """The hand-over between a streamed call's chain (which reached the model) and its caller
+    (which streams the model in its own task)."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.ended: asyncio.Future[tuple[ModelResponse, str | None]] = loop.create_future()
+
+    async def run(self) -> tuple[ModelResponse, str | None]:
+        """The terminal handler's side: let the caller stream, and wait for what it amounted
+        to (the response, and why it must not be stored); raises what the model raised."""
+        self.started.set_result(None)
+        return await self.ended
+
+
+OpenStream = Callable[[], AsyncIterator[TResponseStreamEvent]]
+Settle = Callable[[ModelResponse, bool], ModelResponse]
 
 
 async def stream_call(
-    chain: Handler, call: ModelCall, replay: ReplayOptions
+    chain: Handler,
+    call: ModelCall,
+    open_stream: OpenStream,
+    settle: Settle,
+    replay: ReplayOptions,
 ) -> AsyncIterator[TResponseStreamEvent]:
-    """Run ``call`` through ``chain`` and yield the events the caller should see."""
-    queue: asyncio.Queue[Any] = asyncio.Queue()
+    """Run ``call`` through ``chain`` and yield the events the caller should see.
 
-    async def send(event: TResponseStreamEvent) -> None:
-        queue.put_nowait(event)
-        await queue.join()  # wait until the caller has taken it and asked for the next one
-
-    async def run() -> ModelResponse:
-        try:
-            return await chain(call)
-        finally:  # not a done callback: that would cost the caller one more loop iteration
-            queue.put_nowait(_DONE)
-
-    call.state.sink = send
-    task = asyncio.create_task(run())  # with a copy of the caller's context
-    live = False
+    ``settle(response, hit)`` sees every answer before the caller does (tool call ids).
+    """
+    live = call.state.live = LiveStream()
+    task = asyncio.ensure_future(chain(call))  # a task, with a copy of the caller's context
+    task.add_done_callback(_retrieve)
+    first: list[asyncio.Future[Any]] = [task, live.started]
     try:
-        while (item := await queue.get()) is not _DONE:
-            live = True
-            yield item
-            queue.task_done()
-        response = task.result()  # the chain's exception, as the model raised it
-        if not live:
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+        if not live.started.done():
+            response = settle(task.result(), True)  # a hit, or the chain's own exception
             for event in replay_events(
                 response, model=replay.model, chunk_chars=replay.chunk_chars
             ):
                 if replay.delay and event.type.endswith(".delta"):
                     await asyncio.sleep(replay.delay)
                 yield event
+            return
+        # The chain reached the model: stream it here, in the caller's task.
+        recorder = StreamRecorder()
+        events = open_stream()
+        try:
+            async for event in events:
+                recorder.see(event)
+                yield event
+        except Exception as exc:
+            traceback = exc.__traceback__
+            live.ended.set_exception(exc)
+            # The chain sees the failure first (single-flight followers, stats, spans); its
+            # frames must not end up in the traceback the caller gets.
+            await asyncio.wait([task])
+            exc.__traceback__ = traceback
+            raise
+        except BaseException:
+            live.ended.cancel()  # cancelled or closed early: the chain stores nothing
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:  # as the Runner does: a stream stopped early is closed now
+                await aclose()
+        result = recorder.result()
+        settle(result[0], False)
+        live.ended.set_result(result)
+        await asyncio.wait([task])  # the stages finish (the write is scheduled)
     finally:
         if not task.done():
-            task.cancel()  # the caller stopped: the model stream is closed, nothing is stored
-            await asyncio.wait([task])
-        if not task.cancelled():
-            task.exception()  # raised to the caller above, or the caller left: retrieved
+            task.cancel()  # the caller stopped: nothing is stored
+            await asyncio.wait([task])  # its stages have counted and traced the call
+
+
+def _retrieve(task: asyncio.Future[ModelResponse]) -> None:
+    """Mark the chain task's outcome as seen: it reached the caller another way, or nobody
+    is left to see it (the caller stopped)."""
+    if not task.cancelled():
+        task.exception()

@@ -13,7 +13,9 @@ class BypassStage:
     """Decides, with a named reason, which calls go straight to the model.
 
     Built-in reasons: ``disabled`` (``enabled=False``), ``no_cache`` (the per-call control),
-    ``unkeyable_input`` (a value the key cannot encode, logged with the field's path), then the
+    ``unkeyable_input`` (a value the key cannot encode, logged with the field's path),
+    ``key_error`` (building the key raised: the SDK's converters validate what they convert,
+    and the inner model, not the cache, decides what an invalid request gets), then the
     ``agentcache_bypass`` hook: the built-in ``previous_response_id`` / ``conversation_id``
     rule and any plugin's rules. A bypassed call is marked so later stages pass it through.
     """
@@ -44,6 +46,9 @@ class BypassStage:
         except KeyEncodingError as exc:
             self._warn("unkeyable_input", "%s; bypassing the cache for this call", exc)
             return "unkeyable_input"
+        except Exception as exc:  # the SDK's converters also validate (a tool set, a schema)
+            self._warn("key_error", "building the key raised %r; bypassing the cache", exc)
+            return "key_error"
         try:
             return self._rule(call)
         except Exception as exc:
