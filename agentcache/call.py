@@ -52,6 +52,8 @@ class CallState:
     info: dict[str, Any] = field(default_factory=dict)
     """Details a layer records about its decision (a semantic hit's ``similarity``, the
     ``matched_prompt``, the ``guards`` that passed), for logs, stats and tracing."""
+    occurrence: int = 1
+    """How many times this request has been made in its run so far (see ``agentcache.runs``)."""
     live: LiveStream | None = None
     """For a streamed call: the hand-over to the caller, who streams the model itself."""
 
@@ -105,15 +107,26 @@ class ModelCall:
     @cached_property
     def key_parts(self) -> dict[str, Any]:
         """The named, normalized parts the key hashes; raises :class:`KeyEncodingError`."""
-        return {**self._head, "tools": self._tools[0], "input": json.loads(self._input)}
+        parts = {**self._head, "tools": self._tools[0], "input": json.loads(self._input)}
+        if self.state.occurrence > 1:
+            parts["occurrence"] = self.state.occurrence
+        return parts
 
     @cached_property
-    def key(self) -> CacheKey:
+    def request_digest(self) -> str:
+        """The request's digest, before its occurrence in the run is counted."""
         # The tools enter through their memoized digest, and the input through its JSON made
         # by the C encoder: the hot path never re-serializes what it already has.
         h = hashlib.sha256(keys.canonical_json(self._head))
         h.update(b"\ntools:" + self._tools[1].encode() + b"\ninput:" + self._input)
-        return CacheKey(self.namespace, h.hexdigest())
+        return h.hexdigest()
+
+    @cached_property
+    def key(self) -> CacheKey:
+        digest, n = self.request_digest, self.state.occurrence
+        if n > 1:  # the n-th identical request of one run is its own entry (agentcache.runs)
+            digest = hashlib.sha256(f"{digest}#occurrence:{n}".encode()).hexdigest()
+        return CacheKey(self.namespace, digest)
 
     @property
     def cacheable(self) -> bool:

@@ -6,6 +6,7 @@ A ``CachedModel`` *is* an ``agents.Model``: pass it as ``RunConfig(model=...)`` 
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -22,12 +23,12 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from .background import Background
 from .call import ModelCall
-from .call_ids import RunCallIds
 from .chain import Stage, StageContext, build_chain
 from .control import current_controls
 from .guard import GuardedStore
 from .keys import model_identity, to_jsonable
 from .plugins import Plugins, get_plugins
+from .runs import Runs
 from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage, StoreStage
 from .stats import Stats, StatsSnapshot
 from .stores.base import Store
@@ -151,7 +152,7 @@ class CachedModel(Model):
             chunk_chars=stream_chunk_chars,
             delay=stream_delay,
         )
-        self._call_ids = RunCallIds()
+        self._runs = Runs()
         self.recent_calls: deque[ModelCall] = deque(maxlen=history)
         """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
 
@@ -166,6 +167,10 @@ class CachedModel(Model):
             key_extras=self.config.key_extras,
             controls=controls,
         )
+        if self.config.enabled and not controls.no_cache:
+            # An unkeyable call raises here; the bypass stage names the reason.
+            with contextlib.suppress(Exception):
+                call.state.occurrence = self._runs.occurrence(call.request_digest)
         self.recent_calls.append(call)
         return call
 
@@ -197,7 +202,7 @@ class CachedModel(Model):
         )
         call = self._call(sdk_args, streamed=False)
         response = await self._chain(call)
-        return self._call_ids.settle(response, hit=call.state.outcome == "hit")
+        return self._runs.settle(response, hit=call.state.outcome == "hit")
 
     async def _call_model(self, call: ModelCall) -> ModelResponse:
         """The end of the chain. A streamed call is streamed by its caller, in the caller's
@@ -243,7 +248,7 @@ class CachedModel(Model):
             self._chain,
             call,
             lambda: self.model.stream_response(*args, **kwargs),
-            self._call_ids.settle,
+            self._runs.settle,
             self._replay,
         )
 
@@ -271,7 +276,7 @@ class CachedModel(Model):
         return self.model.get_retry_advice(request)
 
     async def _cleanup_on_run_end(self, owner: object) -> None:
-        self._call_ids.forget(owner)
+        self._runs.forget(owner)
         await self.model._cleanup_on_run_end(owner)
 
     def _supports_default_prompt_cache_key(self) -> bool:

@@ -38,6 +38,8 @@ def _user_text(item: Any) -> str | None:
 
 def semantic_scope(call: ModelCall) -> Scope | None:
     """The scope of ``call``, or ``None`` when it must be answered by exact keys only."""
+    if call.state.occurrence > 1:  # a request repeated within one run expects a new answer
+        return None
     if isinstance(call.input, str):
         text, earlier = call.input, b"[]"
     else:

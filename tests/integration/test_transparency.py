@@ -27,13 +27,16 @@ from agents import (
 )
 from agents.handoffs import HandoffInputData
 from agents.items import ModelResponse
+from agents.models._run_context import model_run_context
 from agents.models.interface import Model
 from agents.run_config import CallModelData, ModelInputData
 from agents.testing import ModelStep, ScriptedModel, assistant_message, function_call
+from agents.usage import Usage
 from agents.util._error_tracing import get_current_task_model_timeout_error
 from openai import AsyncOpenAI
 
-from agentcache import CachedModel
+from agentcache import CachedModel, explain_difference
+from agentcache.runs import Runs
 from tests.support import TurnModel
 
 
@@ -242,20 +245,46 @@ def _ping_turns() -> list[Any]:
     return [*call, *call, lambda ids: [assistant_message("done", item_id=f"msg_{ids}")]]
 
 
-async def test_a_cached_tool_turn_served_twice_in_one_run_runs_its_tool_twice() -> None:
+async def test_a_request_repeated_within_one_run_is_asked_again_and_replayed_in_order() -> None:
+    """The Runner re-sends an identical request and expects progress: the second occurrence
+    is its own entry, so the run goes on as unwrapped, and a re-run replays both in order."""
     outcomes = []
-    for wrapped in (False, True):
+    cached = CachedModel(TurnModel(_ping_turns()))  # new ids per answer, as a live model
+    for model in (TurnModel(_ping_turns()), cached, cached):
         calls: list[int] = []
-        inner = TurnModel(_ping_turns())  # new ids per answer, as a live model
-        model = both(inner)[wrapped]
         config = RunConfig(model=model, call_model_input_filter=_first_turn_again)
         agent = Agent(name="a", tools=[_ping_tool(calls)])
         result = await Runner.run(agent, "go", run_config=config, max_turns=5)
         call_ids = [i.raw_item.call_id for i in result.new_items if i.type == "tool_call_item"]
         outcomes.append((result.final_output, len(calls), len(set(call_ids))))
-        if wrapped:
-            assert len(inner.calls) == 2  # turn 2 was the cached turn 1
-    assert outcomes == [("done", 2, 2), ("done", 2, 2)]
+    assert outcomes == [("done", 2, 2)] * 3
+    assert len(cached.model.calls) == 3  # the first run asked three times, the re-run never
+    assert cached.stats().hits == 3
+    assert [d.path for d in explain_difference(cached.recent_calls[0], cached.recent_calls[1])] == [
+        "occurrence"
+    ]
+
+
+class _RunOwner:
+    """Stands for the SDK's per-run owner object."""
+
+
+def test_an_answer_served_twice_in_one_run_gets_new_call_ids_the_second_time() -> None:
+    """Whatever serves one stored answer twice in a run (a semantic hit can), the Runner would
+    skip the repeated call ids; the second serve gets new ones, consistently and stably."""
+    stored = ModelResponse(
+        output=[function_call("ping", {"x": 1}, call_id="call_abc")], usage=Usage(), response_id="r"
+    )
+    served = []
+    for _ in range(2):  # two runs: the same ids each time
+        runs = Runs()
+        with model_run_context(_RunOwner()):
+            first = runs.settle(copy.deepcopy(stored), hit=True)
+            second = runs.settle(copy.deepcopy(stored), hit=True)
+        served.append([first.output[0].call_id, second.output[0].call_id])  # type: ignore[union-attr]
+    assert served[0][0] == "call_abc"  # replayed as recorded
+    assert served[0][1].startswith("call_") and served[0][1] != "call_abc"
+    assert served[0] == served[1]
 
 
 async def test_stored_call_ids_are_replayed_as_recorded_in_a_new_run() -> None:
