@@ -8,12 +8,13 @@ Usage::
 
 from .call import CallState, ModelCall, explain_difference
 from .chain import Handler, Stage, StageContext, build_chain
+from .config import CacheConfig
 from .control import Controls, namespace, no_cache, no_store, refresh, ttl
 from .entry import CorruptEntry, Entry
 from .guard import GuardedStore
 from .hookspecs import hookimpl
 from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
-from .model import CacheConfig, CachedModel, CachedModelProvider
+from .model import CachedModel, CachedModelProvider
 from .plugins import Plugins, PluginStatus, get_plugins
 from .stats import Stats, StatsSnapshot
 from .stores.base import BadValue, CacheKey, Store

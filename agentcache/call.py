@@ -13,11 +13,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
-from agents.items import TResponseInputItem
+from agents.items import ModelResponse, TResponseInputItem
 from agents.model_settings import ModelSettings
 from agents.models.interface import ModelTracing
 from agents.models.openai_responses import Converter
@@ -29,8 +29,21 @@ from .control import Controls
 from .entry import Entry
 from .stores.base import CacheKey
 
-if TYPE_CHECKING:
-    from .stream import LiveStream
+
+class LiveStream:
+    """The hand-over between a streamed call's chain (which reached the model) and its caller
+    (which streams the model in its own task)."""
+
+    def __init__(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.started: asyncio.Future[None] = loop.create_future()
+        self.ended: asyncio.Future[tuple[ModelResponse, str | None]] = loop.create_future()
+
+    async def run(self) -> tuple[ModelResponse, str | None]:
+        """The terminal handler's side: let the caller stream, and wait for what it amounted
+        to (the response, and why it must not be stored); raises what the model raised."""
+        self.started.set_result(None)
+        return await self.ended
 
 
 @dataclass

@@ -26,8 +26,8 @@ from .tracing import NULL_TRACER, Tracer
 
 if TYPE_CHECKING:
     from .background import Background
+    from .config import CacheConfig
     from .guard import GuardedStore
-    from .model import CacheConfig
     from .plugins import Plugins
 
 Handler = Callable[[ModelCall], Awaitable[ModelResponse]]

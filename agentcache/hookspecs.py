@@ -23,7 +23,7 @@ import pluggy
 if TYPE_CHECKING:
     from .call import ModelCall
     from .chain import Stage, StageContext
-    from .model import CacheConfig
+    from .config import CacheConfig
     from .stores.base import Store
     from .tracing import Tracer
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
@@ -24,9 +23,10 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 from .background import Background
 from .call import ModelCall
 from .chain import Stage, StageContext, build_chain
+from .config import CacheConfig
 from .control import current_controls
 from .guard import GuardedStore
-from .keys import model_identity, to_jsonable
+from .keys import model_identity
 from .plugins import Plugins, get_plugins
 from .runs import Runs
 from .stages import BypassStage, ExactLookupStage, SingleFlightStage, StatsStage, StoreStage
@@ -35,40 +35,6 @@ from .stores.base import Store
 from .stores.memory import MemoryStore
 from .stream import ReplayOptions, stream_call
 from .tracing import STEP_MODEL
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    """The options of one cached model; stages read them from ``StageContext.config``."""
-
-    namespace: str = "default"
-    ttl: float | None = None
-    enabled: bool = True
-    replay_usage: bool = False
-    max_entry_bytes: int = 4 * 1024 * 1024
-    store_timeout: float = 0.25
-    key_extras: Mapping[str, Any] | None = None
-    stream_chunk_chars: int = 32
-    """Characters per text delta when a hit is replayed as a stream."""
-    stream_delay: float = 0.0
-    """Seconds before each delta of a replayed stream (a typing effect); off by default."""
-    options: Mapping[str, Any] = field(default_factory=dict)
-    """Free-form options for plugin stages (``CachedModel(..., options={...})``)."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.namespace, str) or not self.namespace:
-            raise ValueError(f"namespace must be a non-empty string, got {self.namespace!r}")
-        if self.ttl is not None and not self.ttl > 0:
-            raise ValueError(f"ttl must be a positive number of seconds or None, got {self.ttl!r}")
-        if not self.store_timeout > 0:
-            raise ValueError(f"store_timeout must be positive, got {self.store_timeout!r}")
-        if not (isinstance(self.stream_chunk_chars, int) and self.stream_chunk_chars > 0):
-            raise ValueError(
-                f"stream_chunk_chars must be a positive int, got {self.stream_chunk_chars!r}"
-            )
-        if not self.stream_delay >= 0:
-            raise ValueError(f"stream_delay must be >= 0 seconds, got {self.stream_delay!r}")
-        to_jsonable(self.key_extras, "key_extras")  # fail now, naming the field
 
 
 def _resolve_store(store: Store | str | None, plugins: Plugins) -> tuple[Store, bool]:

@@ -21,7 +21,7 @@ from .tracing import Tracer, combine
 if TYPE_CHECKING:
     from .call import ModelCall
     from .chain import Stage, StageContext
-    from .model import CacheConfig
+    from .config import CacheConfig
     from .stores.base import Store
 
 ENTRY_POINT_GROUP = "agentcache"

@@ -28,7 +28,7 @@ from agents.usage import Usage, _response_usage_to_usage
 from openai.types.responses import Response
 from pydantic import BaseModel
 
-from .call import ModelCall
+from .call import LiveStream, ModelCall
 from .chain import Handler
 from .replay import replay_events
 
@@ -87,22 +87,6 @@ class ReplayOptions:
     chunk_chars: int = 32
     delay: float = 0.0
     """Seconds to wait before each delta event of a replay (a typing effect); 0 is off."""
-
-
-class LiveStream:
-    """The hand-over between a streamed call's chain (which reached the model) and its caller
-    (which streams the model in its own task)."""
-
-    def __init__(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.started: asyncio.Future[None] = loop.create_future()
-        self.ended: asyncio.Future[tuple[ModelResponse, str | None]] = loop.create_future()
-
-    async def run(self) -> tuple[ModelResponse, str | None]:
-        """The terminal handler's side: let the caller stream, and wait for what it amounted
-        to (the response, and why it must not be stored); raises what the model raised."""
-        self.started.set_result(None)
-        return await self.ended
 
 
 OpenStream = Callable[[], AsyncIterator[TResponseStreamEvent]]

@@ -43,7 +43,7 @@ from opentelemetry.util.types import AttributeValue
 from agentcache import __version__
 from agentcache.call import ModelCall
 from agentcache.chain import ORDER_TRACING, Handler
-from agentcache.model import CacheConfig
+from agentcache.config import CacheConfig
 
 try:  # the proxy handed out before a meter provider is set; private, so guarded
     from opentelemetry.metrics import _internal as _metrics_internal

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from agentcache.chain import Stage, StageContext
+from agentcache.config import CacheConfig
 from agentcache.hookspecs import hookimpl
-from agentcache.model import CacheConfig
 from agentcache.tracing import Tracer
 
 from ._telemetry import Telemetry, TelemetryStage

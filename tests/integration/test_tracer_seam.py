@@ -10,7 +10,7 @@ import pytest
 from agents import RunConfig, Runner
 
 from agentcache import CachedModel, ModelCall, Plugins, hookimpl
-from agentcache.model import CacheConfig
+from agentcache.config import CacheConfig
 from tests.support import TurnModel, weather_agent
 
 
