@@ -16,6 +16,7 @@ from .hookspecs import hookimpl
 from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
 from .model import CachedModel, CachedModelProvider
 from .plugins import Plugins, PluginStatus, get_plugins
+from .recording import RecordingMissing
 from .stats import Stats, StatsSnapshot
 from .stores.base import BadValue, CacheKey, Store
 from .stores.file import FileStore
@@ -47,6 +48,7 @@ __all__ = [
     "ModelCall",
     "PluginStatus",
     "Plugins",
+    "RecordingMissing",
     "SignedStore",
     "Stage",
     "StageContext",

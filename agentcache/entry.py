@@ -49,6 +49,13 @@ class Entry:
     expires_at: float | None
     elapsed: float
     """Seconds the original call took: what a hit saves."""
+    request: dict[str, Any] | None = None
+    """The normalized request this entry answers (``ModelCall.key_parts``), kept only when
+    the model asks (``options={"record_requests": True}``): a recording reviewed in a pull
+    request must say what it answers; a production cache need not hold every prompt twice."""
+    meta: dict[str, Any] | None = None
+    """Where a recording came from (test, key and SDK versions, model, ``recorded_at``), kept
+    with ``request``. Both are optional: entries without them, older ones included, decode."""
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and (now or time.time()) >= self.expires_at
@@ -94,6 +101,11 @@ def encode(entry: Entry) -> bytes:
         "usage": entry.usage,
         "output": entry.output,
     }
+    # Written only when present, so an entry without them is byte for byte what it was.
+    if entry.request is not None:
+        doc["request"] = entry.request
+    if entry.meta is not None:
+        doc["meta"] = entry.meta
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
@@ -111,12 +123,20 @@ def decode(raw: bytes) -> Entry:
             created_at=float(doc["created_at"]),
             expires_at=None if doc["expires_at"] is None else float(doc["expires_at"]),
             elapsed=float(doc["elapsed"]),
+            request=_optional_dict(doc.get("request"), "request"),
+            meta=_optional_dict(doc.get("meta"), "meta"),
         )
     except CorruptEntry:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSONDecodeError is one
         raise CorruptEntry(f"unreadable entry: {exc}") from exc
     return entry
+
+
+def _optional_dict(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None or isinstance(value, dict):
+        return value
+    raise CorruptEntry(f"{name} is not an object")
 
 
 def to_response(entry: Entry, *, replay_usage: bool = False) -> ModelResponse:

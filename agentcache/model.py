@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from agents.agent_output import AgentOutputSchemaBase
@@ -119,6 +119,9 @@ class CachedModel(Model):
             delay=stream_delay,
         )
         self._runs = Runs()
+        self.count_occurrence: Callable[[str], int] = self._runs.occurrence
+        """Numbers repeated identical requests (1, 2, ...; see ``agentcache.runs``): per run by
+        default; the pytest plugin numbers them per test, so re-runs replay in recorded order."""
         self.recent_calls: deque[ModelCall] = deque(maxlen=history)
         """The last calls, to ask :func:`agentcache.explain_difference` why two keys differ."""
 
@@ -136,7 +139,7 @@ class CachedModel(Model):
         if self.config.enabled and not controls.no_cache:
             # An unkeyable call raises here; the bypass stage names the reason.
             with contextlib.suppress(Exception):
-                call.state.occurrence = self._runs.occurrence(call.request_digest)
+                call.state.occurrence = self.count_occurrence(call.request_digest)
         self.recent_calls.append(call)
         return call
 

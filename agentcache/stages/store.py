@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
+from datetime import datetime, timezone
+from importlib import metadata
 
 from agents.items import ModelResponse
 from openai.types.responses import ResponseOutputMessage, ResponseOutputRefusal
@@ -8,6 +12,7 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputRefusal
 from ..call import ModelCall
 from ..chain import ORDER_STORE, Handler, StageContext
 from ..entry import Entry, encode, entry_from_response
+from ..keys import KEY_VERSION
 from ..tracing import STEP_STORE_WRITE
 
 
@@ -24,11 +29,22 @@ def unstorable_reason(response: ModelResponse) -> str | None:
     return None
 
 
+@functools.cache
+def _sdk_version() -> str:
+    try:
+        return metadata.version("openai-agents")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a vendored SDK
+        return "unknown"
+
+
 class StoreStage:
     """Calls on toward the model, then writes the answer in the background.
 
     Encoding and the size check run in the background task too: the caller gets the response
-    as soon as the model returns it.
+    as soon as the model returns it. With ``options={"record_requests": True}`` an entry also
+    keeps the normalized request it answers and where it came from (``options["record_meta"]``
+    plus versions, model and time): recordings committed for tests must be reviewable, while a
+    production cache does not keep prompts by default (size, and privacy).
     """
 
     name = "store"
@@ -40,6 +56,8 @@ class StoreStage:
         self._background = context.background
         self._config = context.config
         self._tracer = context.tracer
+        self._record = bool(context.config.options.get("record_requests"))
+        self._record_meta = dict(context.config.options.get("record_meta") or {})
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         if not call.cacheable or call.controls.skip_write:
@@ -58,8 +76,20 @@ class StoreStage:
 
     async def _write(self, call: ModelCall, entry: Entry, ttl: float | None) -> None:
         with self._tracer.span(STEP_STORE_WRITE, call):
-            raw = encode(entry)
+            raw = encode(self._recorded(call, entry) if self._record else entry)
             if len(raw) > self._config.max_entry_bytes:
                 self._stats.count("not_stored", "too_large")
             elif await self._store.set(call.key, raw, ttl):
                 self._stats.stored()
+
+    def _recorded(self, call: ModelCall, entry: Entry) -> Entry:
+        """The entry with what it answers and its provenance (in the background: the request
+        is re-read from the call, which the caller no longer waits on)."""
+        meta = {
+            **self._record_meta,
+            "key_version": KEY_VERSION,
+            "sdk_version": _sdk_version(),
+            "model": dict(call.model_identity),
+            "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        return dataclasses.replace(entry, request=call.key_parts, meta=meta)
