@@ -6,23 +6,29 @@ Usage::
     result = await Runner.run(agent, "...", run_config=RunConfig(model=CachedModel(model)))
 """
 
-from .call import CallState, ModelCall, explain_difference
-from .chain import Handler, Stage, StageContext, build_chain
-from .config import CacheConfig
-from .control import Controls, namespace, no_cache, no_store, refresh, ttl
-from .entry import CorruptEntry, Entry
-from .guard import GuardedStore
-from .hookspecs import hookimpl
-from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
-from .model import CachedModel, CachedModelProvider
-from .plugins import Plugins, PluginStatus, get_plugins
-from .recording import RecordingMissing
-from .stats import Stats, StatsSnapshot
-from .stores.base import BadValue, CacheKey, Store
-from .stores.file import FileStore
-from .stores.memory import MemoryStore
-from .stores.signed import SignedStore
-from .tracing import NULL_TRACER, Tracer
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .call import CallState, ModelCall, explain_difference
+    from .chain import Handler, Stage, StageContext, build_chain
+    from .config import CacheConfig
+    from .control import Controls, namespace, no_cache, no_store, refresh, ttl
+    from .entry import CorruptEntry, Entry
+    from .guard import GuardedStore
+    from .hookspecs import hookimpl
+    from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
+    from .model import CachedModel, CachedModelProvider
+    from .plugins import Plugins, PluginStatus, get_plugins
+    from .recording import RecordingMissing
+    from .stats import Stats, StatsSnapshot
+    from .stores.base import BadValue, CacheKey, Store
+    from .stores.file import FileStore
+    from .stores.memory import MemoryStore
+    from .stores.signed import SignedStore
+    from .tracing import NULL_TRACER, Tracer
 
 __version__ = "0.1.0"
 
@@ -66,3 +72,59 @@ __all__ = [
     "refresh",
     "ttl",
 ]
+
+# Names are imported on first use (PEP 562), so ``import agentcache`` (and the command line,
+# which only reads stores) does not pay for importing the Agents SDK.
+_LAZY: dict[str, str] = {
+    "BadValue": ".stores.base",
+    "CacheConfig": ".config",
+    "CacheKey": ".stores.base",
+    "CachedModel": ".model",
+    "CachedModelProvider": ".model",
+    "CallState": ".call",
+    "Controls": ".control",
+    "CorruptEntry": ".entry",
+    "Entry": ".entry",
+    "FileStore": ".stores.file",
+    "GuardedStore": ".guard",
+    "Handler": ".chain",
+    "KEY_VERSION": ".keys",
+    "KeyDifference": ".keys",
+    "KeyEncodingError": ".keys",
+    "MemoryStore": ".stores.memory",
+    "ModelCall": ".call",
+    "NULL_TRACER": ".tracing",
+    "PluginStatus": ".plugins",
+    "Plugins": ".plugins",
+    "RecordingMissing": ".recording",
+    "SETTINGS_POLICY": ".keys",
+    "SignedStore": ".stores.signed",
+    "Stage": ".chain",
+    "StageContext": ".chain",
+    "Stats": ".stats",
+    "StatsSnapshot": ".stats",
+    "Store": ".stores.base",
+    "Tracer": ".tracing",
+    "build_chain": ".chain",
+    "explain_difference": ".call",
+    "get_plugins": ".plugins",
+    "hookimpl": ".hookspecs",
+    "namespace": ".control",
+    "no_cache": ".control",
+    "no_store": ".control",
+    "refresh": ".control",
+    "ttl": ".control",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -16,7 +16,7 @@ See ``examples/agentcache_example_plugin`` for a complete third-party plugin.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -94,4 +94,17 @@ def agentcache_semantic_guards() -> Mapping[str, SemanticGuard] | None:
     counted in ``stats().semantic`` as ``vetoed:<reason>``; a guard that raises vetoes as
     ``<name>:guard_error``, so a broken guard can cost a hit but never serve a wrong one. Keep
     guards pure and fast: they run on the event loop.
+    """
+
+
+@hookspec
+def agentcache_cli_commands(subparsers: Any) -> None:
+    """Add subcommands to the ``agentcache`` command line.
+
+    ``subparsers`` is the :mod:`argparse` sub-parsers object of the ``agentcache`` parser: add
+    a parser with ``subparsers.add_parser("name", help=...)``, its arguments, and
+    ``set_defaults(run=function)``, where ``function(args) -> int`` returns the exit code
+    (0 ok, 1 found problems, 2 usage or environment error). Plugins are loaded only for a
+    command the core does not know (and for ``--help``), so keep the hook cheap and import
+    heavy modules inside ``function``.
     """

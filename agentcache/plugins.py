@@ -102,6 +102,10 @@ class Plugins:
             schemes.update(mapping or {})
         return schemes
 
+    def cli_commands(self, subparsers: Any) -> None:
+        """Let every plugin add its subcommands to the command line's sub-parsers."""
+        self._each("agentcache_cli_commands", subparsers=subparsers)
+
     def _each(self, hook: str, **kwargs: Any) -> list[Any]:
         """Call each plugin's implementation on its own, in registration order: a plugin whose
         hook raises is logged and left out instead of breaking every cached model."""

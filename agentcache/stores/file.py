@@ -27,7 +27,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -83,6 +83,22 @@ class FileStore:
 
     async def close(self) -> None:
         """Nothing to release: no file stays open between calls."""
+
+    async def keys(self, namespace: str | None = None) -> AsyncIterator[CacheKey]:
+        """The keys of the entry files (of one namespace), expired ones included."""
+        for key in await asyncio.to_thread(self._list, namespace):
+            yield key
+
+    def _list(self, namespace: str | None) -> list[CacheKey]:
+        found = []
+        for directory in self._dirs(namespace):
+            try:
+                with os.scandir(directory) as it:
+                    names = sorted(e.name for e in it if _ENTRY_NAME.fullmatch(e.name))
+            except FileNotFoundError:
+                continue
+            found += [CacheKey(unquote(directory.name), n[: -len(".json")]) for n in names]
+        return found
 
     def _dirs(self, namespace: str | None) -> list[Path]:
         if namespace is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import parse_qsl, urlsplit
 
 from agentcache.stores.base import CacheKey
@@ -102,6 +102,13 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to release: the entries live and die with the process."""
+
+    async def keys(self, namespace: str | None = None) -> AsyncIterator[CacheKey]:
+        """The keys held (of one namespace), expired-but-unpurged ones included."""
+        with self._lock:
+            found = [k for k in self._entries if namespace is None or k.namespace == namespace]
+        for key in found:
+            yield key
 
     def _pop(self, key: CacheKey) -> None:
         item = self._entries.pop(key, None)

@@ -18,7 +18,7 @@ import re
 import zlib
 from collections.abc import AsyncIterator
 from typing import Union
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from redis.asyncio import Redis, RedisCluster
 
@@ -147,6 +147,15 @@ class RedisStore:
         if not self._ready:
             await self._ensure_ready()
         return sum([1 async for _ in self._scan(namespace)])
+
+    async def keys(self, namespace: str | None = None) -> AsyncIterator[CacheKey]:
+        """The keys of live entries (of one namespace), by SCAN; locks are not entries."""
+        if not self._ready:
+            await self._ensure_ready()
+        start = len(self.prefix.encode()) + 1
+        async for name in self._scan(namespace):
+            ns, _, tagged = name[start:].decode().partition(":")
+            yield CacheKey(unquote(ns), tagged.strip("{}"))
 
     async def _scan(self, namespace: str | None) -> AsyncIterator[bytes]:
         ns = "*" if namespace is None else quote(namespace, safe="")

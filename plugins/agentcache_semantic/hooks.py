@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import dataclasses
+import sys
 import weakref
 from collections.abc import Iterable
+from typing import Any
 
 from agentcache.chain import Stage, StageContext
 from agentcache.hookspecs import hookimpl
@@ -23,6 +28,35 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     index = config.index if config.index is not None else _default_index(context)
     embed, space = resolve(config.vectorizer), identify(config.vectorizer)
     return [SemanticStage(context, config, index, embed, guards, space)]
+
+
+@hookimpl
+def agentcache_cli_commands(subparsers: Any) -> None:
+    sem = subparsers.add_parser(
+        "semantic",
+        help="explain a semantic match of two prompts",
+        description="Would the answer cached for CACHED answer NEW, and why (exit 0: a hit).",
+    )
+    sem.add_argument("new", help="the prompt being asked")
+    sem.add_argument("cached", help="the prompt whose answer is cached")
+    sem.add_argument("--threshold", type=float, default=None, help="cosine (default: 0.80)")
+    sem.add_argument("--vectorizer", default=None, help='"onnx" or "onnx-int8" (default: torch)')
+    sem.set_defaults(run=_semantic_command)
+
+
+def _semantic_command(args: argparse.Namespace) -> int:
+    from .explain import explain_match
+
+    try:
+        config = SemanticConfig(vectorizer=args.vectorizer)
+        if args.threshold is not None:
+            config = dataclasses.replace(config, threshold=args.threshold)
+        report = asyncio.run(explain_match(args.new, args.cached, config))
+    except (ValueError, RuntimeError) as exc:
+        print(f"agentcache: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0 if report.hits else 1
 
 
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or

@@ -64,7 +64,7 @@ def test_hookspec_is_mentioned_by_a_test(name: str) -> None:
 EXTRAS = ("redis", "redisvl", "opentelemetry")
 
 # Blocks the extras that nothing else needs, then records every absolute import made by
-# agentcache's own modules while ``import agentcache`` runs.
+# agentcache's own modules while every public name of ``agentcache`` is loaded.
 IMPORT_SCRIPT = """
 import builtins, json, sys
 sys.modules["redis"] = None
@@ -79,7 +79,7 @@ def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
     return real_import(name, globals, locals, fromlist, level)
 
 builtins.__import__ = recording_import
-import agentcache
+from agentcache import *  # noqa: F403 - the package is lazy: load every public name
 builtins.__import__ = real_import
 print(json.dumps(sorted(imported)))
 """
