@@ -48,6 +48,7 @@ CORE_COMMANDS = (
     "rm",
     "clear",
     "purge",
+    "prune",
     "verify",
     "export",
     "import",
@@ -461,6 +462,40 @@ async def cmd_purge(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_prune(store: Store, args: argparse.Namespace) -> int:
+    """Remove the recordings the last full replay session reported as read by no test."""
+    from .recording import UNUSED_REPORT
+    from .stores.file import FileStore
+
+    if not isinstance(store, FileStore):
+        raise CliError("prune works on a recordings directory (a file:// store)")
+    report_path = store.directory / UNUSED_REPORT
+    try:
+        stale = json.loads(report_path.read_text())["stale"]
+    except FileNotFoundError:
+        raise CliError(
+            f"no replay report in {store.directory}: run pytest --agentcache-mode=replay first",
+            code=1,
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(f"unreadable replay report {report_path}: {exc}") from None
+    files = [store.directory / str(item["file"]) for item in stale]
+    files = [f for f in files if f.is_file() and store.directory in f.resolve().parents]
+    if files:
+        confirm(f"remove {len(files)} recording(s) no test read?", args.yes)
+    for path in files:
+        path.unlink(missing_ok=True)
+    report_path.unlink(missing_ok=True)  # used up: the next replay session writes a new one
+    names = [str(f.relative_to(store.directory)) for f in files]
+    if args.json:
+        _json({"removed": len(names), "files": names})
+    else:
+        for name in names:
+            _out(f"removed {name}")
+        _out(f"{len(names)} unused recordings removed")
+    return 0
+
+
 def _key(namespace: str, digest: str) -> CacheKey:
     from .stores.base import CacheKey
 
@@ -782,6 +817,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask")
     purge = add("purge", "remove expired entries", cmd_purge)
     purge.add_argument("--expired", action="store_true", help="remove expired entries")
+    prune = add("prune", "remove recordings the last replay session did not read", cmd_prune,
+                namespace=False)  # fmt: skip
+    prune.add_argument("--yes", "-y", action="store_true", help="do not ask")
     add("verify", "check that every entry decodes; exit 1 if any does not", cmd_verify)
     export = add("export", "write entries as JSON lines", cmd_export)
     export.add_argument("file", help='output file, "-" for stdout')

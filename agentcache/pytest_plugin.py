@@ -8,6 +8,7 @@ is :mod:`agentcache.recording`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 from .recording import (
     MODES,
     REPEATS,
+    UNUSED_REPORT,
     Recorder,
     RecordingMissing,
     RecordingSecretWarning,
@@ -150,6 +152,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if recordings.mode != "replay" or not recordings.directory.is_dir():
         return
     recordings.stale = recordings.find_stale(config.rootpath)
+    report = {"stale": [{"file": name, "why": why} for name, why in recordings.stale]}
+    (recordings.directory / UNUSED_REPORT).write_text(json.dumps(report, indent=1) + "\n")
     if recordings.stale and recordings.strict and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -33,6 +33,9 @@ from .stores.base import CacheKey
 from .stores.file import FileStore
 
 MODES = ("replay", "once", "rewrite", "off")
+UNUSED_REPORT = ".agentcache-unused.json"
+"""Written into the recordings directory by each full replay session: the recordings no test
+read, for ``agentcache prune`` to remove."""
 REPEATS = ("order", "cache")
 RECORDER_OPTION = "pytest_recorder"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")

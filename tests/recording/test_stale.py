@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from tests.recording.conftest import WEATHER_TEST, Suite
 
 pytest_plugins = ["pytester"]
@@ -71,3 +75,26 @@ async def test_always_records(agentcache, model):
     result = suite.run("--agentcache-mode=replay", "--agentcache-strict")
     assert result.ret == 0 and suite.calls() == 3
     assert "no test read" not in result.stdout.str()
+
+
+def test_prune_removes_what_the_last_replay_session_did_not_read(suite: Suite) -> None:
+    suite.tests("SHORTER = False\n" + TWO_CALLS)
+    suite.run().assert_outcomes(passed=1)
+    directory = suite.path / ".agentcache"
+    cli = [sys.executable, "-m", "agentcache.cli", "--store", f"file://{directory}"]
+    before = subprocess.run([*cli, "prune", "--yes"], capture_output=True, text=True)
+    assert before.returncode == 1 and "run pytest --agentcache-mode=replay" in before.stderr
+
+    suite.tests("SHORTER = True\n" + TWO_CALLS)
+    suite.run("--agentcache-mode=replay").assert_outcomes(passed=1)
+    assert len(suite.recordings()) == 2
+    no_tty = subprocess.DEVNULL
+    refused = subprocess.run([*cli, "prune"], capture_output=True, text=True, stdin=no_tty)
+    assert refused.returncode == 2 and len(suite.recordings()) == 2  # asks unless --yes
+    pruned = subprocess.run([*cli, "--json", "prune", "--yes"], capture_output=True, text=True)
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["removed"] == 1
+    assert len(suite.recordings()) == 1
+    strict = suite.run("--agentcache-mode=replay", "--agentcache-strict")
+    strict.assert_outcomes(passed=1)
+    assert strict.ret == 0  # nothing unused is left
