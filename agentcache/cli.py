@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -84,13 +85,27 @@ class Record:
 
     @property
     def created_at(self) -> float | None:
-        value = (self.doc or {}).get("created_at")
+        """When the answer was stored; recordings zero their timestamps (byte-stable files)
+        and carry ``meta.recorded_at`` instead."""
+        doc = self.doc or {}
+        value, meta = doc.get("created_at"), doc.get("meta")
+        recorded = meta.get("recorded_at") if isinstance(meta, dict) else None
+        if not value and isinstance(recorded, str):
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(recorded).timestamp()
         return float(value) if isinstance(value, (int, float)) else None
 
     @property
     def expires_at(self) -> float | None:
         value = (self.doc or {}).get("expires_at")
         return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def test(self) -> str | None:
+        """The test that recorded the entry (``meta.test``), if a recording."""
+        meta = (self.doc or {}).get("meta")
+        test = meta.get("test") if isinstance(meta, dict) else None
+        return test if isinstance(test, str) else None
 
     @property
     def model(self) -> str | None:
@@ -260,6 +275,8 @@ def _filtered(records: list[Record], args: argparse.Namespace) -> list[Record]:
     out = []
     for r in records:
         if args.model is not None and r.model != args.model:
+            continue
+        if args.test is not None and args.test not in (r.test or ""):
             continue
         created = r.created_at
         if args.older_than is not None and (created is None or now - created < args.older_than):
@@ -503,7 +520,9 @@ def _key(namespace: str, digest: str) -> CacheKey:
 
 
 async def cmd_verify(store: Store, args: argparse.Namespace) -> int:
+    """Every entry decodes and holds no key-shaped string (an API key, a bearer token)."""
     from .entry import CorruptEntry, decode
+    from .secrets import secret_kinds
 
     bad: list[dict[str, str]] = []
     records = await read_all(store, args.namespace)
@@ -514,6 +533,10 @@ async def cmd_verify(store: Store, args: argparse.Namespace) -> int:
                 decode(r.raw)
             except CorruptEntry as exc:
                 error = str(exc)
+        if error is None and r.raw is not None:
+            kinds = secret_kinds(r.raw.decode("utf-8", "replace"))
+            if kinds:
+                error = "holds key-shaped strings: " + ", ".join(sorted(set(kinds)))
         if error is not None:
             bad.append({"namespace": r.namespace, "digest": r.digest, "error": error})
     if args.json:
@@ -804,6 +827,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     add("stats", "entries and bytes, by namespace, model and age", cmd_stats)
     ls = add("ls", "list entries, one a line", cmd_ls)
     ls.add_argument("--model", default=None, help="only entries of this model")
+    ls.add_argument("--test", default=None, help="only recordings of tests whose id contains this")
     ls.add_argument("--older-than", type=parse_age, default=None, metavar="AGE", help="e.g. 7d")
     ls.add_argument("--newer-than", type=parse_age, default=None, metavar="AGE", help="e.g. 1h")
     show = add("show", "the request an entry answers, and its answer", cmd_show, namespace=False)
@@ -820,7 +844,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     prune = add("prune", "remove recordings the last replay session did not read", cmd_prune,
                 namespace=False)  # fmt: skip
     prune.add_argument("--yes", "-y", action="store_true", help="do not ask")
-    add("verify", "check that every entry decodes; exit 1 if any does not", cmd_verify)
+    add("verify", "check every entry decodes and holds no secret; exit 1 if not", cmd_verify)
     export = add("export", "write entries as JSON lines", cmd_export)
     export.add_argument("file", help='output file, "-" for stdout')
     import_ = add("import", "read entries from JSON lines", cmd_import, namespace=False)

@@ -29,6 +29,7 @@ from .hookspecs import hookimpl
 from .keys import diff_parts, input_json
 from .model import CachedModel
 from .plugins import Plugins
+from .secrets import SECRET_PATTERNS
 from .stores.base import CacheKey
 from .stores.file import FileStore
 
@@ -40,11 +41,6 @@ REPEATS = ("order", "cache")
 RECORDER_OPTION = "pytest_recorder"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 _ENTRY_FILE = re.compile(r"[0-9a-f]+\.json")
-SECRET_PATTERNS: Mapping[str, tuple[str, re.Pattern[str]]] = {
-    "API key": ("sk-", re.compile(r"sk-[A-Za-z0-9_-]{20,}")),
-    "bearer token": ("Bearer ", re.compile(r"Bearer [A-Za-z0-9._-]{20,}")),
-    "AWS access key id": ("AKIA", re.compile(r"AKIA[0-9A-Z]{16}")),
-}
 
 
 class RecordingMissing(Exception):

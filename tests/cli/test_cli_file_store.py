@@ -226,3 +226,33 @@ def test_a_closed_pipe_is_not_an_error(store_dir: Path) -> None:
         )
         assert result.returncode == 0 and result.stdout.count("\n") == 1
         assert result.stderr == "", result.stderr
+
+
+def test_verify_reports_key_shaped_strings(store: str, store_dir: Path) -> None:
+    files = FileStore(store_dir)
+    key = asyncio.run(_first_key(files))
+    raw = asyncio.run(files.get(key))
+    assert raw is not None and b"Paris" in raw
+    leaked = raw.replace(b"Paris", b"Paris sk-proj-abcdefghijklmnopqrstuvwxyz0123", 1)
+    asyncio.run(files.set(key, leaked))
+    result = run_cli("verify", store=store)
+    assert result.returncode == 1
+    assert f"BAD {key.namespace}/{key.digest}: holds key-shaped strings: API key" in result.stdout
+    assert "abcdefghijklmnop" not in result.stdout  # the report never repeats the secret
+
+
+async def _first_key(files: FileStore) -> CacheKey:
+    async for key in files.keys():
+        return key
+    raise AssertionError("the filled store is empty")
+
+
+def test_ls_filters_recordings_by_test() -> None:
+    recordings = f"file://{ROOT / 'examples' / 'eval_suite' / '.agentcache'}"
+    rows = as_json(run_cli("ls", "--json", "--test", "weather-oslo", store=recordings))
+    assert len(rows) == 4
+    assert {r["namespace"].split("-weather-oslo")[0] for r in rows} == {
+        "test_eval.py-test_case",
+        "test_eval.py-test_streamed",
+    }
+    assert as_json(run_cli("ls", "--json", "--test", "no-such-test", store=recordings)) == []
