@@ -419,7 +419,7 @@ async def cmd_explain(store: Store, args: argparse.Namespace) -> int:
                 code=1,
             )
         records.append((record, request))
-    from .keys import diff_parts
+    from .keydiff import diff_parts
 
     diffs = diff_parts(records[0][1], records[1][1])
     if args.json:

@@ -54,8 +54,9 @@ from pydantic import BaseModel, Field
 
 from agentcache import CachedModel, ModelCall
 from agentcache.control import current_controls
-from agentcache.entry import decode, to_response
+from agentcache.entry import decode
 from agentcache.keys import canonical_json, input_json, model_identity, settings_part, tools_part
+from agentcache.response import to_response
 
 E2E_GOAL_RATIO = 1.10
 HIT_GOAL_US = 50.0

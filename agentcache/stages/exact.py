@@ -4,7 +4,8 @@ from agents.items import ModelResponse
 
 from ..call import ModelCall
 from ..chain import ORDER_EXACT, Handler, StageContext
-from ..entry import CorruptEntry, Entry, decode, to_response
+from ..entry import CorruptEntry, Entry, decode
+from ..response import to_response
 from ..tracing import STEP_LOOKUP
 
 

@@ -6,7 +6,8 @@ from agents.items import ModelResponse
 
 from ..call import ModelCall
 from ..chain import ORDER_SINGLE_FLIGHT, Handler, StageContext
-from ..entry import Entry, to_response
+from ..entry import Entry
+from ..response import to_response
 from ..stores.base import CacheKey
 
 

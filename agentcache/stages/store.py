@@ -11,8 +11,9 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputRefusal
 
 from ..call import ModelCall
 from ..chain import ORDER_STORE, Handler, StageContext
-from ..entry import Entry, encode, entry_from_response
+from ..entry import Entry, encode
 from ..keys import KEY_VERSION
+from ..response import entry_from_response
 from ..tracing import STEP_STORE_WRITE
 
 

@@ -22,8 +22,9 @@ from agents.items import ModelResponse
 
 from agentcache.call import ModelCall
 from agentcache.chain import ORDER_SINGLE_FLIGHT, ORDER_STORE, Handler, StageContext
-from agentcache.entry import CorruptEntry, decode, to_response
+from agentcache.entry import CorruptEntry, decode
 from agentcache.guard import with_timeout
+from agentcache.response import to_response
 from agentcache.stores.base import CacheKey
 
 from .store import RedisStore

@@ -11,8 +11,9 @@ from agents.items import ModelResponse
 
 from agentcache import CacheKey, ModelCall
 from agentcache.chain import ORDER_SEMANTIC, Handler, StageContext
-from agentcache.entry import CorruptEntry, Entry, decode, to_response
+from agentcache.entry import CorruptEntry, Entry, decode
 from agentcache.guard import with_timeout
+from agentcache.response import to_response
 from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig

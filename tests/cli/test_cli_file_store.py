@@ -30,13 +30,17 @@ def test_the_cli_module_does_not_import_the_agents_sdk() -> None:
 
 
 def test_reading_commands_do_not_import_the_agents_sdk(store: str) -> None:
-    for command in (["ls"], ["stats"], ["show", "default/"], ["export", "-"]):
+    rows = as_json(run_cli("ls", "--json", store=store))
+    keys = [f"{r['namespace']}/{r['digest']}" for r in rows[:2]]
+    show, explain = ["show", keys[0]], ["explain", *keys]
+    for command in (["ls"], ["stats"], show, ["export", "-"], ["verify"], explain):
         result = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "agentcache", *command, "--store", store],
             capture_output=True,
             text=True,
             cwd=ROOT,
         )
+        assert result.returncode == 0, (command, result.stderr[-500:])
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
         assert "agents" not in imported and "openai" not in imported, command
         assert "pluggy" not in imported, command  # plugins are not loaded to read a store

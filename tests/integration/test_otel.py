@@ -37,7 +37,7 @@ from opentelemetry.trace import StatusCode
 import agentcache
 from agentcache import CachedModel, Entry, Handler, ModelCall, Plugins, StageContext, hookimpl
 from agentcache.chain import ORDER_SEMANTIC
-from agentcache.entry import to_response
+from agentcache.response import to_response
 from tests.support import TurnModel, weather_agent
 
 ROOT = Path(__file__).parents[2]

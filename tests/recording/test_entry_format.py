@@ -14,8 +14,9 @@ from agents.testing import assistant_message
 from agents.usage import Usage
 
 from agentcache import KEY_VERSION, CachedModel, FileStore
-from agentcache.entry import CorruptEntry, decode, encode, entry_from_response
+from agentcache.entry import CorruptEntry, decode, encode
 from agentcache.recording import namespace_for
+from agentcache.response import entry_from_response
 from agentcache.stores.file import _segment
 from tests.support import TurnModel, weather_agent
 

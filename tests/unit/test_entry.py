@@ -17,7 +17,8 @@ from openai.types.responses import (
 from openai.types.responses.response_function_web_search import ActionSearch
 from openai.types.responses.response_reasoning_item import Summary
 
-from agentcache.entry import CorruptEntry, decode, encode, entry_from_response, to_response
+from agentcache.entry import CorruptEntry, decode, encode
+from agentcache.response import entry_from_response, to_response
 
 ITEMS = [
     assistant_message("hello"),
