@@ -31,7 +31,7 @@ from .model import CachedModel
 from .plugins import Plugins
 from .secrets import SECRET_PATTERNS
 from .stores.base import CacheKey
-from .stores.file import FileStore
+from .stores.file import ENTRY_NAME, FileStore
 
 MODES = ("replay", "once", "rewrite", "off")
 UNUSED_REPORT = ".agentcache-unused.json"
@@ -40,7 +40,6 @@ read, for ``agentcache prune`` to remove."""
 REPEATS = ("order", "cache")
 RECORDER_OPTION = "pytest_recorder"
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
-_ENTRY_FILE = re.compile(r"[0-9a-f]+\.json")
 
 
 class RecordingMissing(Exception):
@@ -109,7 +108,7 @@ def read_entry(path: Path) -> dict[str, Any] | None:
 
 def entry_files(folder: Path) -> list[Path]:
     try:
-        return sorted(p for p in folder.iterdir() if _ENTRY_FILE.fullmatch(p.name))
+        return sorted(p for p in folder.iterdir() if ENTRY_NAME.fullmatch(p.name))
     except OSError:
         return []
 

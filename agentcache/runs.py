@@ -58,9 +58,12 @@ class Runs:
         if owner is None:  # not inside a Runner turn
             return None
         try:
-            return self._runs.setdefault(owner, _Run())
+            run = self._runs.get(owner)
+            if run is None:  # the run's first call (no new object on every call)
+                run = self._runs[owner] = _Run()
         except TypeError:  # an owner that cannot be weakly referenced: nothing to remember
             return None
+        return run
 
     def occurrence(self, request_digest: str) -> int:
         """Count a request in its run: 1 the first time, n the n-th time."""

@@ -35,7 +35,8 @@ from agentcache.stores.base import CacheKey
 
 _FORMAT = 1
 _DIGEST = re.compile(r"[0-9a-f]+")
-_ENTRY_NAME = re.compile(r"[0-9a-f]+\.json")
+ENTRY_NAME = re.compile(r"[0-9a-f]+\.json")
+"""The name of an entry file in a namespace directory (anything else there is not ours)."""
 _log = logging.getLogger("agentcache.stores.file")
 
 
@@ -94,7 +95,7 @@ class FileStore:
         for directory in self._dirs(namespace):
             try:
                 with os.scandir(directory) as it:
-                    names = sorted(e.name for e in it if _ENTRY_NAME.fullmatch(e.name))
+                    names = sorted(e.name for e in it if ENTRY_NAME.fullmatch(e.name))
             except FileNotFoundError:
                 continue
             found += [CacheKey(unquote(directory.name), n[: -len(".json")]) for n in names]
@@ -140,7 +141,7 @@ class FileStore:
             try:
                 with os.scandir(directory) as it:
                     # Only names this store writes: stray temp files and a reviewer's notes stay.
-                    paths = [Path(e.path) for e in it if _ENTRY_NAME.fullmatch(e.name)]
+                    paths = [Path(e.path) for e in it if ENTRY_NAME.fullmatch(e.name)]
             except FileNotFoundError:
                 continue
             for path in paths:
