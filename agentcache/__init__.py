@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .config import CacheConfig
     from .control import Controls, namespace, no_cache, no_store, refresh, ttl
     from .entry import CorruptEntry, Entry
-    from .guard import GuardedStore
+    from .guard import CircuitBreaker, GuardedStore
     from .hookspecs import hookimpl
     from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
     from .model import CachedModel, CachedModelProvider
@@ -42,6 +42,7 @@ __all__ = [
     "CachedModel",
     "CachedModelProvider",
     "CallState",
+    "CircuitBreaker",
     "Controls",
     "CorruptEntry",
     "Entry",
@@ -82,6 +83,7 @@ _LAZY: dict[str, str] = {
     "CachedModel": ".model",
     "CachedModelProvider": ".model",
     "CallState": ".call",
+    "CircuitBreaker": ".guard",
     "Controls": ".control",
     "CorruptEntry": ".entry",
     "Entry": ".entry",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .stats import Stats
@@ -16,14 +16,20 @@ class Background:
     """Runs coroutines as tasks (which copy the caller's contextvars, so SDK tracing spans stay
     current), keeps a strong reference until they finish, and never lets an error escape."""
 
-    def __init__(self, stats: Stats) -> None:
+    def __init__(
+        self, stats: Stats, track: Callable[[asyncio.Task[None]], None] | None = None
+    ) -> None:
         self._stats = stats
+        self._track = track
+        """Told of every task, so that the run that started a write can wait for it."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(coro, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if self._track is not None:
+            self._track(task)
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, None], what: str) -> None:

@@ -7,9 +7,12 @@ through an entry point) so that it is always there.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .call import ModelCall
-from .hookspecs import StoreFactory, hookimpl
+from .config import check_bool
+from .hookspecs import OptionCheck, StoreFactory, hookimpl
+from .keys import to_jsonable
 from .stores.file import FileStore
 from .stores.memory import MemoryStore
 
@@ -27,3 +30,20 @@ def agentcache_bypass(call: ModelCall) -> str | None:
 @hookimpl
 def agentcache_store_schemes() -> Mapping[str, StoreFactory]:
     return {"memory": MemoryStore.from_url, "file": FileStore.from_url}
+
+
+def _check_meta(value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    to_jsonable(value, "record_meta")
+
+
+@hookimpl
+def agentcache_options() -> Mapping[str, OptionCheck]:
+    return {
+        # keep the normalized request and its provenance in each entry (recordings)
+        "record_requests": lambda value: check_bool("record_requests", value),
+        "record_meta": _check_meta,
+        # the pytest plugin's recorder, which it passes to its own stage
+        "pytest_recorder": lambda value: None,
+    }

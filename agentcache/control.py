@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from .config import check_namespace, check_number
+
 
 @dataclass(frozen=True)
 class Controls:
@@ -65,13 +67,10 @@ def refresh() -> AbstractContextManager[None]:
 
 def ttl(seconds: float) -> AbstractContextManager[None]:
     """Entries written inside expire after ``seconds`` instead of the model's default."""
-    if not seconds > 0:
-        raise ValueError(f"ttl must be a positive number of seconds, got {seconds!r}")
+    check_number("ttl", seconds)
     return _override(ttl=float(seconds))
 
 
 def namespace(name: str) -> AbstractContextManager[None]:
     """Read and write entries in namespace ``name`` (tenant isolation)."""
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"namespace must be a non-empty string, got {name!r}")
-    return _override(namespace=name)
+    return _override(namespace=check_namespace(name))

@@ -1,18 +1,28 @@
 """Fail open: a slow, dead or broken store costs a miss, never an agent run.
 
-Every store call gets a time budget; failures are counted and logged at most once per
-``log_interval`` per kind (a storm of failures is one line with a count, not thousands); after
-``failure_threshold`` consecutive failures a circuit breaker skips the store for ``cooldown``
-seconds, then lets one call probe it again.
+* **One budget per call.** Every store call waits at most what is left of the call's
+  ``store_timeout``: the lookup, a re-check and the cross-process lock of one model call share
+  it, so a hung store costs a call one ``store_timeout`` at most, not one per step. Background
+  writes have a budget of their own (they never delay a caller).
+* **Circuit breaker.** After ``threshold`` consecutive failures the store is skipped; one call
+  probes it after ``first_probe`` seconds, then after twice that, ... up to ``max_probe``, so a
+  store that comes back is used again within ``max_probe`` seconds (about a second by
+  default), while a dead one costs one probing call per interval. Other calls never queue
+  behind a probe.
+* **Quiet.** Failures are counted and logged at most once per ``log_interval`` per kind (a storm
+  of failures is one line with a count, not thousands).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TypeVar
 
 from .stats import Stats
@@ -20,6 +30,8 @@ from .stores.base import BadValue, CacheKey, Store
 
 log = logging.getLogger("agentcache")
 T = TypeVar("T")
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 async def with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
@@ -29,6 +41,49 @@ async def with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
     return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
 
 
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """When to stop asking a failing store, and how soon to ask again
+    (``CachedModel(circuit=CircuitBreaker(...))``)."""
+
+    threshold: int = 5
+    """Consecutive failures (timeouts, errors) that open the circuit."""
+    first_probe: float = 0.1
+    """Seconds until the first probe after the circuit opens."""
+    max_probe: float = 1.0
+    """The longest wait between probes (the interval doubles after each failed probe): the
+    worst-case time from a store's recovery to its use again."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise TypeError(f"circuit threshold must be an int, got {self.threshold!r}")
+        if self.threshold < 1:
+            raise ValueError(f"circuit threshold must be >= 1, got {self.threshold!r}")
+        for name in ("first_probe", "max_probe"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"circuit {name} must be a number of seconds, got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"circuit {name} must be finite and > 0, got {value!r}")
+        if self.max_probe < self.first_probe:
+            raise ValueError(
+                f"circuit max_probe ({self.max_probe}) must be >= first_probe ({self.first_probe})"
+            )
+
+
+class _Budget:
+    """Store time left to one model call; only the task running the call spends it."""
+
+    __slots__ = ("left", "task")
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+        self.task = asyncio.current_task()
+
+
+_budget: ContextVar[_Budget | None] = ContextVar("agentcache_store_budget", default=None)
+
+
 class GuardedStore:
     def __init__(
         self,
@@ -36,8 +91,7 @@ class GuardedStore:
         stats: Stats,
         *,
         timeout: float = 0.25,
-        failure_threshold: int = 5,
-        cooldown: float = 30.0,
+        circuit: CircuitBreaker | None = None,
         log_interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -46,55 +100,98 @@ class GuardedStore:
         self._in_process = bool(getattr(store, "in_process", False))
         self._stats = stats
         self._timeout = timeout
-        self._threshold = failure_threshold
-        self._cooldown = cooldown
+        self.circuit = circuit or CircuitBreaker()
         self._log_interval = log_interval
         self._clock = clock
         self._failures = 0
-        self._open_until = 0.0
+        self._open_until = 0.0  # 0: closed
+        self._probe_interval = self.circuit.first_probe
+        self._probing = False
         self._last_log: dict[str, tuple[float, int]] = {}
 
+    def budgeted(self, handler: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
+        """``handler`` (a chain) with one store budget per call."""
+        if self._in_process:
+            return handler
+
+        async def with_budget(call: A) -> R:
+            token = _budget.set(_Budget(self._timeout))
+            try:
+                return await handler(call)
+            finally:
+                _budget.reset(token)
+
+        return with_budget
+
     async def get(self, key: CacheKey) -> bytes | None:
-        return await self._call("get", lambda: self.store.get(key), None)
+        return await self.run("get", lambda: self.store.get(key), None)
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
-        return await self._call("set", lambda: _true(self.store.set(key, value, ttl)), False)
+        return await self.run("set", lambda: _true(self.store.set(key, value, ttl)), False)
 
     async def delete(self, key: CacheKey) -> None:
-        await self._call("delete", lambda: self.store.delete(key), None)
+        await self.run("delete", lambda: self.store.delete(key), None)
 
     @property
     def circuit_open(self) -> bool:
-        return self._clock() < self._open_until
+        return bool(self._open_until) and (self._probing or self._clock() < self._open_until)
 
-    async def _call(self, op: str, fn: Callable[[], Awaitable[T]], default: T) -> T:
+    async def run(self, op: str, fn: Callable[[], Awaitable[T]], default: T) -> T:
+        """``fn()`` within the budget and the breaker; ``default`` when skipped or failed.
+        Plugins guard their own store calls (a lock) with it, so they count toward both."""
+        probe = False
         if self._open_until:
             if self.circuit_open:
                 self._stats.count("errors", "store_circuit_open")
                 return default
-            self._open_until = 0.0  # half-open: this call probes the store
-            self._failures = self._threshold - 1  # one more failure re-opens at once
+            probe = self._probing = True  # half-open: this call alone asks the store
+        budget = _budget.get()
+        if budget is not None and budget.task is not asyncio.current_task():
+            budget = None  # a background task: its own budget
+        seconds = self._timeout if budget is None else budget.left
+        if seconds <= 0 and not self._in_process:
+            self._probing = False
+            self._stats.count("errors", "store_budget_spent")
+            return default
+        started = self._clock()
         try:
-            result = await (fn() if self._in_process else with_timeout(fn(), self._timeout))
+            result = await (fn() if self._in_process else with_timeout(fn(), seconds))
         except BadValue as exc:  # the store is healthy; one value was not
             self._stats.count("errors", exc.kind)
             self.warn(exc.kind, "store %s: %s; removed, answering from the model", op, exc)
-            self._failures = 0
+            self._recovered()
             return default
         except (TimeoutError, asyncio.TimeoutError) as exc:
-            self._failed(op, "store_timeout", exc)
+            self._failed(op, "store_timeout", exc, probe)
             return default
         except Exception as exc:
-            self._failed(op, "store_error", exc)
+            self._failed(op, "store_error", exc, probe)
             return default
-        self._failures = 0
+        except BaseException:  # cancelled: an unfinished probe lets the next call probe
+            if probe:
+                self._probing = False
+            raise
+        finally:
+            if budget is not None:
+                budget.left -= self._clock() - started
+        self._recovered()
         return result
 
-    def _failed(self, op: str, kind: str, exc: BaseException) -> None:
+    def _recovered(self) -> None:
+        if self._open_until:
+            log.info("agentcache: the store answers again; circuit closed")
+        self._failures, self._open_until, self._probing = 0, 0.0, False
+        self._probe_interval = self.circuit.first_probe
+
+    def _failed(self, op: str, kind: str, exc: BaseException, probe: bool) -> None:
         self._stats.count("errors", kind)
         self._failures += 1
-        if self._failures >= self._threshold:
-            self._open_until = self._clock() + self._cooldown
+        if probe:  # still down: wait longer before the next probe
+            self._probing = False
+            self._probe_interval = min(self._probe_interval * 2, self.circuit.max_probe)
+            self._open_until = self._clock() + self._probe_interval
+        elif self._failures >= self.circuit.threshold and not self._open_until:
+            self._open_until = self._clock() + self._probe_interval
         self.warn(
             kind, "store %s failed (%s: %s); answering from the model", op, type(exc).__name__, exc
         )

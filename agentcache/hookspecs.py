@@ -32,6 +32,7 @@ hookimpl = pluggy.HookimplMarker("agentcache")
 
 StoreFactory = Callable[[str], "Store"]
 SemanticGuard = Callable[[str, str], "str | None"]
+OptionCheck = Callable[[Any], object]
 
 
 @hookspec(firstresult=True)
@@ -94,6 +95,18 @@ def agentcache_semantic_guards() -> Mapping[str, SemanticGuard] | None:
     counted in ``stats().semantic`` as ``vetoed:<reason>``; a guard that raises vetoes as
     ``<name>:guard_error``, so a broken guard can cost a hit but never serve a wrong one. Keep
     guards pure and fast: they run on the event loop.
+    """
+
+
+@hookspec
+def agentcache_options() -> Mapping[str, OptionCheck] | None:
+    """Declare the ``CachedModel(options={...})`` names this plugin reads, each with a check.
+
+    ``{"my_plugin_window": check_window}``: a check gets the value the user gave and raises
+    ``ValueError`` or ``TypeError`` saying what is wrong with it (its return value is ignored).
+    Both run when a cached model is built, so a typo in a name, or a bad value, is one clear
+    error there instead of a silent no-op found in production. Prefix your names with your
+    plugin's; a later registration of a name replaces an earlier one.
     """
 
 

@@ -23,9 +23,9 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 from .background import Background
 from .call import ModelCall
 from .chain import Stage, StageContext, build_chain
-from .config import CacheConfig
+from .config import CacheConfig, check_int
 from .control import current_controls
-from .guard import GuardedStore
+from .guard import CircuitBreaker, GuardedStore
 from .keys import model_identity
 from .plugins import Plugins, get_plugins
 from .runs import Runs
@@ -41,6 +41,8 @@ def _resolve_store(store: Store | str | None, plugins: Plugins) -> tuple[Store, 
     """The store, and whether we created it (and so must close it)."""
     if isinstance(store, Store):
         return store, False
+    if store is not None and not isinstance(store, str):
+        raise TypeError(f"store must be a Store, a URL or None, got {store!r}")
     return (plugins.resolve_store(store) if store else MemoryStore()), True
 
 
@@ -68,6 +70,7 @@ class CachedModel(Model):
         stream_chunk_chars: int = 32,
         stream_delay: float = 0.0,
         semantic: Any = None,
+        circuit: CircuitBreaker | None = None,
         options: Mapping[str, Any] | None = None,
         plugins: Plugins | None = None,
         stats: Stats | None = None,
@@ -75,9 +78,16 @@ class CachedModel(Model):
     ) -> None:
         if not isinstance(model, Model):
             raise TypeError(f"CachedModel wraps an agents.Model, got {type(model).__qualname__}")
+        if circuit is not None and not isinstance(circuit, CircuitBreaker):
+            raise TypeError(f"circuit must be a CircuitBreaker, got {circuit!r}")
+        if model_id is not None and not (isinstance(model_id, str) and model_id.strip()):
+            raise ValueError(f"model_id must be a non-blank string or None, got {model_id!r}")
+        check_int("history", history, minimum=0)
+        if options is not None and not isinstance(options, Mapping):
+            raise ValueError(f"options must be a mapping, got {options!r}")
         self.model = model
         self.config = CacheConfig(
-            namespace=namespace or "default",
+            namespace="default" if namespace is None else namespace,
             ttl=ttl,
             enabled=enabled,
             replay_usage=replay_usage,
@@ -89,10 +99,14 @@ class CachedModel(Model):
             options={**(options or {}), **({"semantic": semantic} if semantic else {})},
         )
         self.plugins = plugins or get_plugins()
+        self.plugins.check_options(self.config.options)
         self.store, self._owns_store = _resolve_store(store, self.plugins)
         self._stats = stats or Stats()
-        self._background = Background(self._stats)
-        self.guarded_store = GuardedStore(self.store, self._stats, timeout=store_timeout)
+        self._runs = Runs()
+        self._background = Background(self._stats, track=self._runs.track)
+        self.guarded_store = GuardedStore(
+            self.store, self._stats, timeout=store_timeout, circuit=circuit
+        )
         self.tracer = self.plugins.tracer(self.config)
         context = StageContext(
             self.guarded_store,
@@ -110,7 +124,7 @@ class CachedModel(Model):
             StoreStage(context),
             *self.plugins.stages(context),
         ]
-        self._chain = build_chain(self.stages, self._call_model)
+        self._chain = self.guarded_store.budgeted(build_chain(self.stages, self._call_model))
         self._identity = {"id": model_id} if model_id else model_identity(model)
         name = self._identity.get("name") or model_id
         self._replay = ReplayOptions(
@@ -118,7 +132,6 @@ class CachedModel(Model):
             chunk_chars=stream_chunk_chars,
             delay=stream_delay,
         )
-        self._runs = Runs()
         self.count_occurrence: Callable[[str], int] = self._runs.occurrence
         """Numbers repeated identical requests (1, 2, ...; see ``agentcache.runs``): per run by
         default; the pytest plugin numbers them per test, so re-runs replay in recorded order."""
@@ -245,7 +258,8 @@ class CachedModel(Model):
         return self.model.get_retry_advice(request)
 
     async def _cleanup_on_run_end(self, owner: object) -> None:
-        self._runs.forget(owner)
+        """The Runner's end of a run: the run's entries land before ``Runner.run`` returns."""
+        await self._runs.end(owner)
         await self.model._cleanup_on_run_end(owner)
 
     def _supports_default_prompt_cache_key(self) -> bool:
@@ -290,6 +304,9 @@ class CachedModelProvider(ModelProvider):
     ) -> None:
         self.provider = provider
         self.plugins: Plugins = options.pop("plugins", None) or get_plugins()
+        # Check every option now, not at the first get_model deep inside a run: a model built
+        # on a throwaway memory store raises what a real one would.
+        CachedModel(_Unbuilt(), store=MemoryStore(), plugins=self.plugins, **options)
         self.store, self._owns_store = _resolve_store(store, self.plugins)
         self._stats = Stats()
         self._options = options
@@ -317,3 +334,13 @@ class CachedModelProvider(ModelProvider):
         if self._owns_store:
             await self.store.close()
         await self.provider.aclose()
+
+
+class _Unbuilt(Model):
+    """Stands in for a provider's model while its options are checked; never called."""
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        raise NotImplementedError
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[TResponseStreamEvent]:
+        raise NotImplementedError

@@ -8,7 +8,7 @@ hint is repeated in the error a user gets when they ask for something it would h
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import builtin, hookspecs
+from .secrets import redact_url
 from .tracing import Tracer, combine
 
 if TYPE_CHECKING:
@@ -102,6 +103,24 @@ class Plugins:
             schemes.update(mapping or {})
         return schemes
 
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Every option is one a plugin declared, with a value its check accepts."""
+        checks: dict[str, hookspecs.OptionCheck] = {}
+        for mapping in self._each("agentcache_options"):  # registered later wins
+            checks.update(mapping or {})
+        for name, value in options.items():
+            check = checks.get(name)
+            if check is None:
+                failed = [s.name for s in self.report if not s.loaded]
+                raise ValueError(
+                    f"unknown option {name!r}; known options: {', '.join(sorted(checks))}"
+                    + (f" (plugins that failed to load: {', '.join(failed)})" if failed else "")
+                )
+            try:
+                check(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"option {name!r}: {exc}") from None
+
     def cli_commands(self, subparsers: Any) -> None:
         """Let every plugin add its subcommands to the command line's sub-parsers."""
         self._each("agentcache_cli_commands", subparsers=subparsers)
@@ -123,7 +142,7 @@ class Plugins:
         if not sep or scheme not in schemes:
             failed = [str(s) for s in self.report if not s.loaded]
             raise ValueError(
-                f"no store for {url!r}: expected one of "
+                f"no store for {redact_url(url)!r}: expected one of "
                 + ", ".join(f"{s}://" for s in sorted(schemes))
                 + ("; plugins that failed to load: " + "; ".join(failed) if failed else "")
             )

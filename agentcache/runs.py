@@ -7,6 +7,10 @@ expects the model to move on. Serving the first answer again would loop the run 
 ``n``): live, it reaches the model like the first one did; re-run, each occurrence is answered
 by the answer recorded for it, in order.
 
+**Writes.** Entries are written in the background, off the caller's path; the Runner's
+end-of-run hook waits for the writes its run started, so what a run stored is in the store
+when ``Runner.run`` returns (and ``stats().stores`` counts it).
+
 **Tool call ids.** The Runner remembers the call ids a run has completed and silently skips a
 call that repeats one. A hit keeps its stored ids (a re-run replays exactly what was recorded)
 unless the run has already seen one of them (a semantic hit can serve an answer twice); then
@@ -17,7 +21,7 @@ Item ids and the response id are kept: they name objects the provider may hold.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hashlib
 import weakref
 from typing import Any
@@ -40,11 +44,12 @@ def _new_id(old: str, taken: set[str]) -> str:
 
 
 class _Run:
-    __slots__ = ("call_ids", "requests")
+    __slots__ = ("call_ids", "requests", "writes")
 
     def __init__(self) -> None:
         self.requests: dict[str, int] = {}
         self.call_ids: set[str] = set()
+        self.writes: set[asyncio.Task[None]] = set()
 
 
 class Runs:
@@ -89,9 +94,23 @@ class Runs:
         seen.update(ids)
         return response
 
-    def forget(self, owner: object) -> None:
-        with contextlib.suppress(TypeError):  # an owner we could not have remembered
-            self._runs.pop(owner, None)
+    def track(self, task: asyncio.Task[None]) -> None:
+        """A background write started by the current run: its end waits for it."""
+        run = self._current()
+        if run is not None:
+            run.writes.add(task)
+            task.add_done_callback(run.writes.discard)
+
+    async def end(self, owner: object) -> None:
+        """The run is over: wait for the writes it started (each is bounded by the store's
+        budget and never raises), then forget it."""
+        try:
+            run = self._runs.get(owner)
+        except TypeError:  # an owner we could not have remembered
+            return
+        while run is not None and run.writes:  # a write may start another (an unlock)
+            await asyncio.gather(*run.writes, return_exceptions=True)
+        self._runs.pop(owner, None)
 
 
 def _renamed(item: Any, renamed: dict[str, str]) -> Any:

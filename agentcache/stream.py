@@ -19,7 +19,7 @@ Stages never see a stream. The chain of a streamed call runs in its own task and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,11 +112,16 @@ async def stream_call(
         await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
         if not live.started.done():
             response = settle(task.result(), True)  # a hit, or the chain's own exception
-            for event in replay_events(
+            replayed: Iterable[TResponseStreamEvent] = replay_events(
                 response, model=replay.model, chunk_chars=replay.chunk_chars
-            ):
-                if replay.delay and event.type.endswith(".delta"):
-                    await asyncio.sleep(replay.delay)
+            )
+            delay = 0.0
+            if replay.delay:
+                replayed = list(replayed)
+                delay = _pace(replayed, replay.delay, call)
+            for event in replayed:
+                if delay and event.type.endswith(".delta"):
+                    await asyncio.sleep(delay)
                 yield event
             return
         # The chain reached the model: stream it here, in the caller's task.
@@ -149,6 +154,16 @@ async def stream_call(
         if not task.done():
             task.cancel()  # the caller stopped: nothing is stored
             await asyncio.wait([task])  # its stages have counted and traced the call
+
+
+def _pace(events: list[TResponseStreamEvent], delay: float, call: ModelCall) -> float:
+    """The delay per delta, shortened so that a paced replay takes at most half the call's
+    ``ModelSettings.timeout``: a typing effect must never turn a hit into a timeout."""
+    timeout = getattr(call.model_settings, "timeout", None)  # newer SDKs only
+    if not timeout:
+        return delay
+    deltas = sum(1 for event in events if event.type.endswith(".delta"))
+    return min(delay, timeout / 2 / deltas) if deltas else delay
 
 
 def _retrieve(task: asyncio.Future[ModelResponse]) -> None:

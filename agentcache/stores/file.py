@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from agentcache.stores.base import CacheKey
+from agentcache.stores.base import BadValue, CacheKey
 
 _FORMAT = 1
 _DIGEST = re.compile(r"[0-9a-f]+")
@@ -65,7 +65,7 @@ class FileStore:
         return self._root
 
     async def get(self, key: CacheKey) -> bytes | None:
-        return await asyncio.to_thread(self._load, self._path(key))
+        return await asyncio.to_thread(self._load, self._path(key), True)
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None = None) -> None:
         path = self._path(key)
@@ -115,8 +115,9 @@ class FileStore:
             raise ValueError(f"digest must be lowercase hex, got {key.digest!r}")
         return self._root / _segment(key.namespace) / f"{key.digest}.json"
 
-    def _load(self, path: Path) -> bytes | None:
-        """The live value in ``path``; expired and unreadable files are removed on the way."""
+    def _load(self, path: Path, strict: bool = False) -> bytes | None:
+        """The live value in ``path``; expired and unreadable files are removed on the way
+        (an unreadable one then raises ``BadValue`` when ``strict``: a lookup counts it)."""
         try:
             with open(path, "rb") as f:
                 raw = f.read()
@@ -126,8 +127,12 @@ class FileStore:
         try:
             value, expires_at = _decode(raw)
         except (ValueError, RecursionError) as exc:
-            _log.warning("removing unreadable cache file %s: %s", path, exc)
             _discard(path, seen)
+            if strict:
+                raise BadValue(
+                    "corrupt_entry", f"unreadable cache file {path.name}: {exc}"
+                ) from None
+            _log.warning("removing unreadable cache file %s: %s", path, exc)
             return None
         if expires_at is not None and expires_at <= self._clock():
             _discard(path, seen)

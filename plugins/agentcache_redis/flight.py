@@ -7,8 +7,10 @@ that finished just before might have written it), calls the model, and releases 
 compare-and-delete script once its background write has landed. The others poll: the entry
 (a hit, layer ``redis_flight``) or the lock (free again: the leader failed, gave an unstorable
 answer, or died and its lock expired, so this process leads now). After ``wait`` seconds a
-waiter calls the model itself. Every Redis call is bounded by ``store_timeout``; any failure
-means "call the model": the lock only saves money, it is never needed for correctness.
+waiter calls the model itself. Every Redis call goes through the guarded store, so the lookup,
+the lock and the re-checks of one call share its ``store_timeout`` budget and the circuit
+breaker; any failure means "call the model": the lock only saves money, it is never needed for
+correctness.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from agents.items import ModelResponse
 from agentcache.call import ModelCall
 from agentcache.chain import ORDER_SINGLE_FLIGHT, ORDER_STORE, Handler, StageContext
 from agentcache.entry import CorruptEntry, decode
-from agentcache.guard import with_timeout
 from agentcache.response import to_response
 from agentcache.stores.base import CacheKey
 
 from .store import RedisStore
 
 ORDER_REDIS_FLIGHT = (ORDER_SINGLE_FLIGHT + ORDER_STORE) // 2
+FLIGHT_SECONDS = ("redis_flight_lock_ttl", "redis_flight_wait", "redis_flight_poll")
 
 
 class RedisFlightStage:
@@ -46,7 +48,6 @@ class RedisFlightStage:
         self._store = context.store
         self._stats = context.stats
         self._background = context.background
-        self._budget = context.config.store_timeout
         self._replay_usage = context.config.replay_usage
         self._lock_ttl = float(options.get("redis_flight_lock_ttl", 30.0))
         self._wait = float(options.get("redis_flight_wait", self._lock_ttl))
@@ -85,15 +86,12 @@ class RedisFlightStage:
         return response
 
     async def _try_lock(self, key: CacheKey, token: str) -> bool | None:
-        """True: we lead; False: someone else does; None: Redis failed (counted)."""
-        try:
-            return await with_timeout(
-                self._redis.try_lock(key, token, self._lock_ttl), self._budget
-            )
-        except Exception as exc:
-            self._stats.count("errors", "flight_lock")
-            self._store.warn("flight_lock", "single-flight lock failed (%r); calling on", exc)
-            return None
+        """True: we lead; False: someone else does; None: Redis failed or the call's store
+        budget is spent (the guard counted it, and a lock that fails counts toward its
+        circuit breaker like any store call)."""
+        return await self._store.run(
+            "lock", lambda: self._redis.try_lock(key, token, self._lock_ttl), None
+        )
 
     async def _hit(self, call: ModelCall) -> ModelResponse | None:
         raw = await self._store.get(call.key)  # guarded: budget, signature, breaker
@@ -110,10 +108,7 @@ class RedisFlightStage:
         return response
 
     def _release(self, key: CacheKey, token: str) -> None:
-        async def unlock() -> None:
-            try:
-                await with_timeout(self._redis.unlock(key, token), self._budget)
-            except Exception:
-                self._stats.count("errors", "flight_unlock")  # the lock expires by itself
+        async def unlock() -> None:  # a lock that stays expires by itself
+            await self._store.run("unlock", lambda: self._redis.unlock(key, token), None)
 
         self._background.spawn(unlock(), "flight_unlock")

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from agentcache.chain import Stage, StageContext
-from agentcache.hookspecs import StoreFactory, hookimpl
+from agentcache.config import check_bool, check_number
+from agentcache.hookspecs import OptionCheck, StoreFactory, hookimpl
 from agentcache.stores.base import Store
 
-from .flight import RedisFlightStage
+from .flight import FLIGHT_SECONDS, RedisFlightStage
 from .store import RedisStore
 from .url import SCHEMES, from_url
 
@@ -34,3 +35,14 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:
     if redis is None or not context.config.options.get("redis_flight", True):
         return None
     return [RedisFlightStage(context, redis)]
+
+
+@hookimpl
+def agentcache_options() -> Mapping[str, OptionCheck]:
+    def seconds(name: str) -> OptionCheck:
+        return lambda value: check_number(name, value)
+
+    return {
+        "redis_flight": lambda value: check_bool("redis_flight", value),
+        **{name: seconds(name) for name in FLIGHT_SECONDS},
+    }

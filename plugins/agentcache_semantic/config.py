@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentcache.config import check_bool, check_int, check_number
+
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, Guard
 from .index import VectorIndex
 
@@ -36,16 +38,18 @@ class SemanticConfig:
     """A vector index object; default: RedisVL when the store is Redis, else in-process."""
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"threshold is a cosine similarity in (0, 1], got {self.threshold!r}")
-        if not 0.0 < self.shadow_agreement <= 1.0:
-            raise ValueError(
-                f"shadow_agreement is a cosine in (0, 1], got {self.shadow_agreement!r}"
-            )
-        if not self.embed_timeout > 0:
-            raise ValueError(f"embed_timeout must be > 0 seconds, got {self.embed_timeout!r}")
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k!r}")
+        for name in ("threshold", "shadow_agreement"):
+            value = getattr(self, name)
+            check_number(name, value)
+            if value > 1.0:
+                raise ValueError(f"{name} is a cosine similarity in (0, 1], got {value!r}")
+        check_bool("shadow", self.shadow)
+        check_number("embed_timeout", self.embed_timeout)
+        check_int("top_k", self.top_k, minimum=1)
+        if self.guards is not None and (
+            isinstance(self.guards, str) or not all(isinstance(g, str) for g in self.guards)
+        ):
+            raise ValueError(f"guards must be a list of guard names, got {self.guards!r}")
         unknown = set(self.guards or ()) - set(BUILTIN_GUARDS) - set(OPTIONAL_GUARDS)
         if unknown:
             known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})

@@ -7,11 +7,11 @@ import asyncio
 import dataclasses
 import sys
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentcache.chain import Stage, StageContext
-from agentcache.hookspecs import hookimpl
+from agentcache.hookspecs import OptionCheck, hookimpl
 
 from .config import SemanticConfig
 from .index import InProcessIndex, VectorIndex
@@ -28,6 +28,11 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     index = config.index if config.index is not None else _default_index(context)
     embed, space = resolve(config.vectorizer), identify(config.vectorizer)
     return [SemanticStage(context, config, index, embed, guards, space)]
+
+
+@hookimpl
+def agentcache_options() -> Mapping[str, OptionCheck]:
+    return {"semantic": SemanticConfig.from_option}
 
 
 @hookimpl

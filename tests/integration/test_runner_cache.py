@@ -175,7 +175,8 @@ async def test_file_store_survives_corrupted_files(tmp_path: Path, caplog: Any) 
     result = await run(again)
     assert result.final_output == "Sunny, 69.8F in Paris"
     assert len(inner.calls) == 2  # the two damaged turns went to the model, the third hit
-    assert again.stats().errors.get("corrupt_entry") == 1
+    # both counted: the truncated file (not JSON) and the entry the SDK cannot read
+    assert again.stats().errors.get("corrupt_entry") == 2
     assert again.stats().stores == 2  # both rewritten
     third = CachedModel(TurnModel(), store=FileStore(directory))
     await run(third)

@@ -66,10 +66,12 @@ class BrokenStore(MemoryStore):
 
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__()
-        self.delay, self.calls = delay, 0
+        self.delay, self.calls, self.down = delay, 0, True
 
     async def get(self, key: CacheKey) -> bytes | None:
         self.calls += 1
+        if not self.down:
+            return await super().get(key)
         if self.delay:
             await asyncio.sleep(self.delay)
             return None
@@ -106,17 +108,42 @@ async def test_slow_store_is_bounded_by_the_time_budget() -> None:
     assert cached.stats().errors.get("store_timeout", 0) >= 1
 
 
-async def test_circuit_breaker_probes_again_after_cooldown() -> None:
-    from agentcache import GuardedStore, Stats
+async def test_circuit_breaker_probes_with_backoff_and_closes_when_the_store_answers() -> None:
+    from agentcache import CircuitBreaker, GuardedStore, Stats
 
     now = [0.0]
     store = BrokenStore()
-    guarded = GuardedStore(store, Stats(), failure_threshold=2, cooldown=10, clock=lambda: now[0])
+    circuit = CircuitBreaker(threshold=2, first_probe=0.1, max_probe=0.4)
+    guarded = GuardedStore(store, Stats(), circuit=circuit, clock=lambda: now[0])
     key = CacheKey("default", "ab")
     for _ in range(5):
         assert await guarded.get(key) is None
-    assert store.calls == 2 and guarded.circuit_open
-    now[0] = 11
+    assert store.calls == 2 and guarded.circuit_open  # opened after two failures
+    probes = []
+    for t in (0.05, 0.1, 0.25, 0.31, 0.65, 0.72, 1.05, 1.13, 1.5):  # 0.1, 0.2, 0.4, 0.4 apart
+        now[0] = t
+        before = store.calls
+        await guarded.get(key)
+        probes += [t] if store.calls > before else []
+    assert probes == [0.1, 0.31, 0.72, 1.13]
+    store.down = False  # the store is back: the next probe closes the circuit
+    now[0] = 1.9
     await guarded.get(key)
-    assert store.calls == 3  # one probe, which failed: open again at once
-    assert guarded.circuit_open
+    assert not guarded.circuit_open
+    await guarded.get(key)
+    await guarded.get(key)
+    assert store.calls == 9  # every call reaches the store again
+
+
+async def test_only_one_call_probes_a_hung_store_at_a_time() -> None:
+    from agentcache import CircuitBreaker, GuardedStore, Stats
+
+    store = BrokenStore(delay=0.2)
+    stats = Stats()
+    guarded = GuardedStore(store, stats, timeout=0.1, circuit=CircuitBreaker(threshold=1))
+    key = CacheKey("default", "ab")
+    await guarded.get(key)  # times out: open
+    await asyncio.sleep(0.15)  # past the first probe interval
+    await asyncio.gather(*(guarded.get(key) for _ in range(20)))
+    assert store.calls == 2  # the first failure and one probe; 19 calls did not wait on it
+    assert stats.snapshot().errors == {"store_timeout": 2, "store_circuit_open": 19}

@@ -15,7 +15,7 @@ from agentcache_redis import RedisStore
 from agents import RunConfig, Runner
 from redis.asyncio import RedisCluster
 
-from agentcache import CachedModel, CacheKey
+from agentcache import CachedModel, CacheKey, CircuitBreaker
 from tests.support import TurnModel, weather_agent
 
 PROMPT = "What's the weather in Paris in Fahrenheit?"
@@ -72,8 +72,10 @@ async def test_killed_master_fails_open_and_hits_resume_after_failover(
 ) -> None:
     url = f"redis+cluster://127.0.0.1:{failover_cluster[0].port}"
     inner = TurnModel()
-    cached = CachedModel(inner, store=url, namespace="failover", store_timeout=0.5)
-    cached.guarded_store._cooldown = 0.3  # the 30 s default would outlast the test
+    cached = CachedModel(
+        inner, store=url, namespace="failover", store_timeout=0.5,
+        circuit=CircuitBreaker(max_probe=0.3),
+    )  # fmt: skip
     await run(cached)
     store = cached.store
     assert isinstance(store, RedisStore) and isinstance(store.client, RedisCluster)

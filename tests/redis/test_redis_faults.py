@@ -21,11 +21,12 @@ from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from agentcache import CachedModel
+from agentcache import CachedModel, CircuitBreaker
 from tests.support import TurnModel, weather_agent
 
 PROMPT = "What's the weather in Paris in Fahrenheit?"
 ANSWER = "Sunny, 69.8F in Paris"
+FAST_PROBES = CircuitBreaker(max_probe=0.3)  # probes at most 0.3 s apart: quick to recover
 
 
 @pytest.fixture
@@ -41,9 +42,9 @@ async def run(model: CachedModel) -> Any:
 async def test_server_killed_during_200_runs_then_restarted(server: Any) -> None:
     inner = TurnModel()
     # A refused connection fails at once; the budget only matters on a busy test machine.
-    cached = CachedModel(inner, store=server.url, store_timeout=0.5, namespace="faults")
-    # The breaker's default 30 s cooldown would outlast this test; shorten it.
-    cached.guarded_store._cooldown = 0.3
+    cached = CachedModel(
+        inner, store=server.url, store_timeout=0.5, namespace="faults", circuit=FAST_PROBES
+    )
     await run(cached)
     await cached.flush()
     results: list[Any] = []
@@ -60,7 +61,7 @@ async def test_server_killed_during_200_runs_then_restarted(server: Any) -> None
             phases["killed"] = (len(inner.calls), cached.stats().hits)
         if i == 12:
             await asyncio.to_thread(server.start)  # same port, empty
-            await asyncio.sleep(0.4)  # past the breaker's cooldown
+            await asyncio.sleep(0.4)  # past the breaker's next probe
             phases["restarted"] = (len(inner.calls), cached.stats().hits)
         await batch()
 
@@ -112,8 +113,7 @@ async def test_loading_server_is_a_miss_then_its_data_is_served(redis_server_mod
              "--loading-process-events-interval-bytes", "1024"]  # fmt: skip
     with redis_server_module.RedisServer(modules=False, extra_args=debug) as server:
         inner = TurnModel()
-        cached = CachedModel(inner, store=server.url, namespace="loading")
-        cached.guarded_store._cooldown = 0.3  # the 30 s default would outlast the test
+        cached = CachedModel(inner, store=server.url, namespace="loading", circuit=FAST_PROBES)
         await run(cached)
         await cached.flush()
         admin = Redis.from_url(server.url)
@@ -139,7 +139,7 @@ async def test_loading_server_is_a_miss_then_its_data_is_served(redis_server_mod
         assert cached.stats().errors.get("store_error", 0) >= 1
         while not redis_server_module.ping(server.port):  # noqa: ASYNC110 - another process
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.4)  # past the breaker's cooldown, if it opened
+        await asyncio.sleep(0.4)  # past the breaker's next probe, if it opened
         before = len(inner.calls)
         await run(cached)
         assert len(inner.calls) == before  # the entries came back from the dump

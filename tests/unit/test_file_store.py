@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agentcache.stores.base import CacheKey
+from agentcache.stores.base import BadValue, CacheKey
 from agentcache.stores.file import FileStore
 
 
@@ -174,14 +174,21 @@ VALID = '{"agentcache_file": 1, "expires_at": null, "value": {"a": 1}}'
         "unencodable-value",
     ],
 )
-async def test_unreadable_file_is_a_miss_and_is_removed(
+async def test_unreadable_file_is_removed_and_reported_as_a_bad_value(
     store: FileStore, root: Path, content: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A lookup raises ``BadValue`` (the guarded store counts it as ``corrupt_entry`` and
+    logs it, rate-limited); ``size`` only removes it, with a warning of its own."""
     await store.set(key("k"), b'{"a":1}')
     path = entry_path(root, key("k"))
     path.write_bytes(content)
+    with pytest.raises(BadValue) as raised:
+        await store.get(key("k"))
+    assert raised.value.kind == "corrupt_entry" and not path.exists()
+    await store.set(key("k"), b'{"a":1}')
+    path.write_bytes(content)
     with caplog.at_level(logging.WARNING, logger="agentcache.stores.file"):
-        assert await store.get(key("k")) is None
+        assert await store.size() == 0
     assert not path.exists()
     assert [r.name for r in caplog.records] == ["agentcache.stores.file"]
     assert caplog.records[0].levelno == logging.WARNING
