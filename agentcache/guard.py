@@ -149,7 +149,7 @@ class GuardedStore:
         if budget is not None and budget.task is not asyncio.current_task():
             budget = None  # a background task: its own budget
         seconds = self._timeout if budget is None else budget.left
-        if seconds <= 0 and not self._in_process:
+        if seconds < 0.001 and not self._in_process:  # nothing useful fits in under 1 ms
             self._probing = False
             self._stats.count("errors", "store_budget_spent")
             return default
@@ -162,7 +162,7 @@ class GuardedStore:
             self._recovered()
             return default
         except (TimeoutError, asyncio.TimeoutError) as exc:
-            self._failed(op, "store_timeout", exc, probe)
+            self._failed(op, "store_timeout", exc, probe, seconds)
             return default
         except Exception as exc:
             self._failed(op, "store_error", exc, probe)
@@ -183,7 +183,9 @@ class GuardedStore:
         self._failures, self._open_until, self._probing = 0, 0.0, False
         self._probe_interval = self.circuit.first_probe
 
-    def _failed(self, op: str, kind: str, exc: BaseException, probe: bool) -> None:
+    def _failed(
+        self, op: str, kind: str, exc: BaseException, probe: bool, budget: float = 0.0
+    ) -> None:
         self._stats.count("errors", kind)
         self._failures += 1
         if probe:  # still down: wait longer before the next probe
@@ -192,9 +194,11 @@ class GuardedStore:
             self._open_until = self._clock() + self._probe_interval
         elif self._failures >= self.circuit.threshold and not self._open_until:
             self._open_until = self._clock() + self._probe_interval
-        self.warn(
-            kind, "store %s failed (%s: %s); answering from the model", op, type(exc).__name__, exc
-        )
+        if kind == "store_timeout":
+            self.warn(kind, "store %s timed out (budget %gs); answering from the model", op, budget)
+        else:
+            what = f"{type(exc).__name__}: {exc}"
+            self.warn(kind, "store %s failed (%s); answering from the model", op, what)
 
     def warn(self, kind: str, msg: str, *args: object) -> None:
         """Log once per interval per kind, with how many were suppressed in between."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from agents import Agent, RunConfig, Runner
+from agents import Agent, ModelSettings, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.testing import ModelStep, ScriptedModel, assistant_message
 from agents.usage import Usage
@@ -351,6 +351,17 @@ async def test_replay_pacing_is_off_by_default_and_can_be_turned_on() -> None:
     _, seen = await run_streamed(cached, plain_agent())
     deltas = sum(e.type == "response.output_text.delta" for e in seen.raw)
     assert deltas == 3 and time.perf_counter() - started >= deltas * 0.02
+
+
+async def test_a_paced_replay_never_outlasts_the_calls_timeout() -> None:
+    """30 deltas paced 0.05 s apart would take 1.5 s; the turn's timeout is 0.4 s. The replay
+    is paced faster (within half the timeout) rather than turning a hit into a timeout."""
+    timed = Agent(name="timed", instructions="Answer.", model_settings=ModelSettings(timeout=0.4))
+    cached = CachedModel(TurnModel(text_turns()), stream_chunk_chars=3, stream_delay=0.05)
+    await run_streamed(cached, timed)
+    result, seen = await run_streamed(cached, timed)
+    assert sum(e.type == "response.output_text.delta" for e in seen.raw) == 30
+    assert result.final_output == LONG and cached.stats().hits == 1
 
 
 def test_bad_stream_options_are_rejected() -> None:

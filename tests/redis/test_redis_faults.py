@@ -15,7 +15,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from agents import RunConfig, Runner
+from agents import Agent, RunConfig, Runner
+from agents.testing import assistant_message
 from redis.asyncio import Redis
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -144,4 +145,63 @@ async def test_loading_server_is_a_miss_then_its_data_is_served(redis_server_mod
         await run(cached)
         assert len(inner.calls) == before  # the entries came back from the dump
         await loading.aclose()
+        await cached.close()
+
+
+def one_turn_agent() -> Agent[Any]:
+    return Agent(name="plain", instructions="Answer briefly.")
+
+
+def one_turn_model() -> TurnModel:
+    return TurnModel([lambda ids: [assistant_message(ANSWER, item_id=f"msg_{ids}")]])
+
+
+async def test_a_paused_redis_costs_a_call_one_budget_not_one_per_step(server: Any) -> None:
+    """The lookup times out; the cross-process lock that would follow is not even tried (the
+    call's store budget is spent), so a hung Redis adds one ``store_timeout`` to a call."""
+    cached = CachedModel(one_turn_model(), store=server.url, namespace="paused")
+    admin = Redis.from_url(server.url)
+    await admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")
+    result = await Runner.run(one_turn_agent(), "Hello", run_config=RunConfig(model=cached))
+    assert result.final_output == ANSWER
+    errors = cached.stats().errors
+    assert errors.get("store_budget_spent") == 1  # the lock, skipped
+    assert errors.get("store_timeout") == 2  # the lookup, and the write (a budget of its own)
+    await admin.aclose()
+    await cached.close()
+
+
+class SlowsTheServer(TurnModel):
+    """Answers at once, but first makes Redis sleep for 0.15 s (``DEBUG SLEEP``), so the entry
+    write that follows the answer lands well after the Runner has its final output."""
+
+    def __init__(self, admin: Redis) -> None:
+        super().__init__([lambda ids: [assistant_message(ANSWER, item_id=f"msg_{ids}")]])
+        self.admin = admin
+        self.sleeps: list[asyncio.Task[Any]] = []
+
+    async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        self.sleeps.append(
+            asyncio.ensure_future(self.admin.execute_command("DEBUG", "SLEEP", 0.15))
+        )
+        await asyncio.sleep(0)  # the command is on its way before the answer is
+        return await super().get_response(*args, **kwargs)
+
+
+async def test_what_a_run_stored_is_in_redis_when_runner_run_returns(
+    redis_server_module: Any,
+) -> None:
+    with redis_server_module.RedisServer(
+        modules=False, extra_args=["--enable-debug-command", "yes"]
+    ) as server:
+        admin = Redis.from_url(server.url)
+        await admin.ping()
+        inner = SlowsTheServer(admin)
+        cached = CachedModel(inner, store=server.url, namespace="landed", store_timeout=1.0)
+        await Runner.run(one_turn_agent(), "Hello", run_config=RunConfig(model=cached))
+        # no flush(): the Runner's end-of-run hook waited for the write
+        assert cached.stats().stores == 1
+        assert len([k async for k in admin.scan_iter("agentcache:landed:*")]) == 1
+        await asyncio.gather(*inner.sleeps)
+        await admin.aclose()
         await cached.close()
