@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .secrets import redact_url
+
 if TYPE_CHECKING:
     from .stores.base import CacheKey, Store
 
@@ -327,7 +329,7 @@ async def cmd_stats(store: Store, args: argparse.Namespace) -> int:
             ["unreadable", result["unreadable"]],
             ["expired", result["expired"]],
         ],
-        ["store", args.store],
+        ["store", redact_url(args.store)],
     )
     _out(f"oldest  {when(result['oldest'])}  newest  {when(result['newest'])}")
     for group in ("namespace", "model", "age"):
@@ -455,7 +457,7 @@ def confirm(question: str, yes: bool) -> None:
 
 async def cmd_clear(store: Store, args: argparse.Namespace) -> int:
     scope = f"namespace {args.namespace!r}" if args.namespace else "every namespace"
-    confirm(f"remove the entries of {scope} from {args.store}?", args.yes)
+    confirm(f"remove the entries of {scope} from {redact_url(args.store)}?", args.yes)
     removed = await store.clear(args.namespace)
     if args.json:
         _json({"removed": removed})
@@ -675,11 +677,64 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+_PLAIN_REDIS = ("redis", "redis+cluster")
+_LOCAL_NAMES = ("", "localhost", "localhost.")
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` can only be this machine: a loopback or unspecified address, or the
+    name ``localhost``. Any other name counts as remote (the check resolves nothing)."""
+    import ipaddress
+
+    name = host.lower()
+    if name in _LOCAL_NAMES or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name.partition("%")[0])  # an IPv6 zone id aside
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def transport_warnings(url: str) -> list[str]:
+    """What a Redis store URL leaves open on the network, read from the URL alone (doctor
+    prints it even when the server cannot be reached): a remote host over plain ``redis://``
+    with no password (anyone who reaches the port reads and writes the cache), or with one (it
+    crosses the network in clear text). ``rediss://`` (TLS) and loopback hosts are quiet."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return []
+    if parts.scheme not in _PLAIN_REDIS or _is_loopback(host):
+        return []
+    password = parts.password or parse_qs(parts.query).get("password")
+    tls = parts.scheme.replace("redis", "rediss", 1) + "://"
+    if password:
+        return [
+            f"redis: the password is sent to {host} in clear text ({parts.scheme}://, no TLS): "
+            f"anyone on the network path can read it; use {tls}"
+        ]
+    return [
+        f"redis: {host} is not a loopback address and the URL has no password and no TLS: "
+        "anyone who can reach the server can read and write the cache; use "
+        f"{tls}user:password@{host} (TLS and an ACL login)"
+    ]
+
+
 async def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
+    """Exit 1 for a problem (the store cannot be written and read back); a warning (a remote
+    Redis without auth or TLS) is printed, and does not change the exit code."""
     from importlib import metadata
     from importlib.util import find_spec
 
-    report: dict[str, Any] = {"store": args.store, "store_type": type(store).__name__}
+    shown = redact_url(args.store)
+    warnings = transport_warnings(args.store)
+    report: dict[str, Any] = {"store": shown, "store_type": type(store).__name__}
     problems = []
     probe = _key(_PROBE_NAMESPACE, "0" * 64)
     try:
@@ -723,11 +778,12 @@ async def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
         for s in plugins.report
     ]
     report["problems"] = problems
+    report["warnings"] = warnings
     if args.json:
         _json(report)
         return 1 if problems else 0
     ok = not problems
-    _out(f"store     {args.store} ({report['store_type']}): " + ("ok" if ok else "PROBLEM"))
+    _out(f"store     {shown} ({report['store_type']}): " + ("ok" if ok else "PROBLEM"))
     _out(f"listable  {'yes' if report['listable'] else 'no'}")
     if redis is not None:
         _out(f"redis     {redis.get('version') or redis.get('version_error')}")
@@ -741,6 +797,8 @@ async def cmd_doctor(store: Store, args: argparse.Namespace) -> int:
     )
     for status in plugins.report:
         _out(str(status))
+    for warning in warnings:
+        _out(f"WARNING {warning}")
     for problem in problems:
         _out(f"PROBLEM {problem}")
     return 1 if problems else 0

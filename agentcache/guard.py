@@ -4,11 +4,18 @@
   ``store_timeout``: the lookup, a re-check and the cross-process lock of one model call share
   it, so a hung store costs a call one ``store_timeout`` at most, not one per step. Background
   writes have a budget of their own (they never delay a caller).
+* **Shared lookups.** Concurrent lookups of one key (a thousand runs asking the same
+  question) make one store call; the others wait for its answer. Otherwise they would queue
+  for the client's connections, run out of budget, and open the breaker on load the cache
+  made itself.
 * **Circuit breaker.** After ``threshold`` consecutive failures the store is skipped; one call
   probes it after ``first_probe`` seconds, then after twice that, ... up to ``max_probe``, so a
   store that comes back is used again within ``max_probe`` seconds (about a second by
   default), while a dead one costs one probing call per interval. Other calls never queue
-  behind a probe.
+  behind a probe. A timeout whose timer fired late (the event loop was not running: the
+  process's own load) says nothing about the store: it is counted as
+  ``store_timeout_loop_lag``, does not count toward the breaker (which would then drop the
+  writes that load produces), and a write that met it is tried again (up to 3 times).
 * **Quiet.** Failures are counted and logged at most once per ``log_interval`` per kind (a storm
   of failures is one line with a count, not thousands).
 """
@@ -16,6 +23,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import math
 import sys
@@ -71,6 +79,11 @@ class CircuitBreaker:
             )
 
 
+class _Failed(enum.Enum):
+    FAILED = "failed"  # skipped (breaker, budget) or failed (counted)
+    LAGGED = "lagged"  # timed out because this process's event loop was not running
+
+
 class _Budget:
     """Store time left to one model call; only the task running the call spends it."""
 
@@ -108,6 +121,7 @@ class GuardedStore:
         self._probe_interval = self.circuit.first_probe
         self._probing = False
         self._last_log: dict[str, tuple[float, int]] = {}
+        self._gets: dict[CacheKey, asyncio.Future[bytes | None]] = {}
 
     def budgeted(self, handler: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
         """``handler`` (a chain) with one store budget per call."""
@@ -124,10 +138,41 @@ class GuardedStore:
         return with_budget
 
     async def get(self, key: CacheKey) -> bytes | None:
-        return await self.run("get", lambda: self.store.get(key), None)
+        if self._in_process:
+            return await self.run("get", lambda: self.store.get(key), None)
+        shared = self._gets.get(key)
+        if shared is not None:  # the same lookup is on its way: wait for its answer
+            return await self._share(shared)
+        shared = self._gets[key] = asyncio.get_running_loop().create_future()
+        result = None
+        try:
+            result = await self.run("get", lambda: self.store.get(key), None)
+        finally:  # a cancelled lookup answers its followers with a miss
+            del self._gets[key]
+            shared.set_result(result)
+        return result
+
+    async def _share(self, shared: asyncio.Future[bytes | None]) -> bytes | None:
+        """Another call's lookup, within this call's budget (a follower's wait is not a
+        failure of the store: the lookup it waits for counts its own)."""
+        budget = _budget.get()
+        if budget is None or budget.task is not asyncio.current_task():
+            return await asyncio.shield(shared)
+        started = self._clock()
+        try:
+            return await with_timeout(asyncio.shield(shared), max(budget.left, 0.0))
+        except (TimeoutError, asyncio.TimeoutError):
+            self._stats.count("errors", "store_budget_spent")
+            return None
+        finally:
+            budget.left -= self._clock() - started
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
-        return await self.run("set", lambda: _true(self.store.set(key, value, ttl)), False)
+        for _ in range(3):  # a write lost only to this process's own lag is worth another try
+            outcome = await self._attempt("set", lambda: _true(self.store.set(key, value, ttl)))
+            if outcome is not _Failed.LAGGED:
+                return outcome is True
+        return False
 
     async def delete(self, key: CacheKey) -> None:
         await self.run("delete", lambda: self.store.delete(key), None)
@@ -139,11 +184,15 @@ class GuardedStore:
     async def run(self, op: str, fn: Callable[[], Awaitable[T]], default: T) -> T:
         """``fn()`` within the budget and the breaker; ``default`` when skipped or failed.
         Plugins guard their own store calls (a lock) with it, so they count toward both."""
+        outcome = await self._attempt(op, fn)
+        return default if isinstance(outcome, _Failed) else outcome
+
+    async def _attempt(self, op: str, fn: Callable[[], Awaitable[T]]) -> T | _Failed:
         probe = False
         if self._open_until:
             if self.circuit_open:
                 self._stats.count("errors", "store_circuit_open")
-                return default
+                return _Failed.FAILED
             probe = self._probing = True  # half-open: this call alone asks the store
         budget = _budget.get()
         if budget is not None and budget.task is not asyncio.current_task():
@@ -152,7 +201,7 @@ class GuardedStore:
         if seconds < 0.001 and not self._in_process:  # nothing useful fits in under 1 ms
             self._probing = False
             self._stats.count("errors", "store_budget_spent")
-            return default
+            return _Failed.FAILED
         started = self._clock()
         try:
             result = await (fn() if self._in_process else with_timeout(fn(), seconds))
@@ -160,13 +209,20 @@ class GuardedStore:
             self._stats.count("errors", exc.kind)
             self.warn(exc.kind, "store %s: %s; removed, answering from the model", op, exc)
             self._recovered()
-            return default
-        except (TimeoutError, asyncio.TimeoutError) as exc:
-            self._failed(op, "store_timeout", exc, probe, seconds)
-            return default
+            return _Failed.FAILED
+        except (TimeoutError, asyncio.TimeoutError):
+            late = self._clock() - started - seconds
+            if not probe and late > max(seconds / 4, 0.02):
+                # The timer itself fired late: the event loop was not running (this
+                # process's own load), and the answer may be there, unread. A miss, but no
+                # sign of a sick store, so the breaker is not told.
+                self._stats.count("errors", "store_timeout_loop_lag")
+                return _Failed.LAGGED
+            self._failed(op, "store_timeout", f"timed out (budget {seconds:g}s)", probe)
+            return _Failed.FAILED
         except Exception as exc:
-            self._failed(op, "store_error", exc, probe)
-            return default
+            self._failed(op, "store_error", f"failed ({type(exc).__name__}: {exc})", probe)
+            return _Failed.FAILED
         except BaseException:  # cancelled: an unfinished probe lets the next call probe
             if probe:
                 self._probing = False
@@ -174,7 +230,8 @@ class GuardedStore:
         finally:
             if budget is not None:
                 budget.left -= self._clock() - started
-        self._recovered()
+        if self._failures or self._open_until:
+            self._recovered()
         return result
 
     def _recovered(self) -> None:
@@ -183,9 +240,7 @@ class GuardedStore:
         self._failures, self._open_until, self._probing = 0, 0.0, False
         self._probe_interval = self.circuit.first_probe
 
-    def _failed(
-        self, op: str, kind: str, exc: BaseException, probe: bool, budget: float = 0.0
-    ) -> None:
+    def _failed(self, op: str, kind: str, what: str, probe: bool) -> None:
         self._stats.count("errors", kind)
         self._failures += 1
         if probe:  # still down: wait longer before the next probe
@@ -194,11 +249,7 @@ class GuardedStore:
             self._open_until = self._clock() + self._probe_interval
         elif self._failures >= self.circuit.threshold and not self._open_until:
             self._open_until = self._clock() + self._probe_interval
-        if kind == "store_timeout":
-            self.warn(kind, "store %s timed out (budget %gs); answering from the model", op, budget)
-        else:
-            what = f"{type(exc).__name__}: {exc}"
-            self.warn(kind, "store %s failed (%s); answering from the model", op, what)
+        self.warn(kind, "store %s %s; answering from the model", op, what)
 
     def warn(self, kind: str, msg: str, *args: object) -> None:
         """Log once per interval per kind, with how many were suppressed in between."""

@@ -13,15 +13,17 @@ else, or a broken zlib stream, is garbage: it is deleted and reported as ``BadVa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Union
 from urllib.parse import quote, unquote
 
 from redis.asyncio import Redis, RedisCluster
 
+from agentcache.config import check_int
 from agentcache.stores.base import BadValue, CacheKey
 
 Client = Union[Redis, RedisCluster]  # noqa: UP007 - a runtime alias, Python 3.10
@@ -58,6 +60,9 @@ class RedisStore:
             raise ValueError("RedisStore needs a client with decode_responses=False (bytes)")
         if not prefix or "{" in prefix or "}" in prefix:
             raise ValueError(f"prefix must be non-empty and without braces, got {prefix!r}")
+        check_int("compress_min_bytes", compress_min_bytes, minimum=0)
+        check_int("max_value_bytes", max_value_bytes, minimum=1)
+        check_int("scan_count", scan_count, minimum=1)
         self.client = client
         self.prefix = prefix
         self.cluster = isinstance(client, RedisCluster)
@@ -67,16 +72,37 @@ class RedisStore:
         self._owns_client = owns_client
         self._closed = False
         self._unlock = client.register_script(_UNLOCK)
-        self._ready = not self.cluster
+        # Not ready: a cluster's topology is unknown, or a client of ours has no closer yet.
+        self._ready = not (self.cluster or owns_client)
         self._init_lock = asyncio.Lock()
+        self._closer: AsyncGenerator[None, None] | None = None
 
     async def _ensure_ready(self) -> None:
         """Discover a cluster's topology once, before any command: redis-py's async cluster
-        client can hand a half-made connection to concurrent first commands otherwise."""
+        client can hand a half-made connection to concurrent first commands otherwise. And
+        give a client we built a closer in the running event loop."""
         async with self._init_lock:
             if not self._ready:
-                await self.client.initialize()
+                if self.cluster:
+                    await self.client.initialize()
+                if self._owns_client:
+                    self._closer = self._close_with_loop()
+                    await self._closer.__anext__()
                 self._ready = True
+
+    async def _close_with_loop(self) -> AsyncGenerator[None, None]:
+        """An async generator the event loop finalizes when it shuts down (``asyncio.run``
+        does), closing the connections this store opened in it: a script that ends without
+        ``close()`` leaves no unclosed-connection warnings, and a later loop reconnects."""
+        try:
+            yield
+        finally:
+            self._ready, self._init_lock = False, asyncio.Lock()
+            with contextlib.suppress(Exception):
+                if isinstance(self.client, RedisCluster):
+                    await self.client.aclose()
+                else:
+                    await self.client.connection_pool.disconnect()
 
     def key_name(self, key: CacheKey) -> str:
         return f"{self.prefix}:{quote(key.namespace, safe='')}:{{{key.digest}}}"

@@ -6,6 +6,9 @@ discovers the others. Options of the store: ``prefix``, ``compress_min_bytes``,
 ``max_value_bytes``, ``scan_count`` and ``signing_key_env`` (the *name* of an environment
 variable holding the HMAC secret, so the secret never sits in a URL or a log line). Every other
 option goes to redis-py (``socket_timeout``, ``ssl_cert_reqs``, ...).
+
+An error about a URL never quotes its password: it shows the URL through
+:func:`agentcache.secrets.redact_url`, or not at all.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 
+from agentcache.secrets import redact_url
 from agentcache.stores.base import Store
 from agentcache.stores.signed import SignedStore
 
@@ -35,7 +39,25 @@ def from_url(url: str, **client_options: Any) -> Store:
     ``signing_key_env`` is given) that owns the client it built from ``url``."""
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES:
-        raise ValueError(f"expected one of {', '.join(s + '://' for s in SCHEMES)}, got {url!r}")
+        raise ValueError(
+            f"expected one of {', '.join(s + '://' for s in SCHEMES)}, got {redact_url(url)!r}"
+        )
+    # A password with an unencoded "/", "?" or "#" ends the host part early and leaves part
+    # of itself where the port goes; the parser's error would quote it. Checked here, and
+    # raised outside the handler, so that error is not even kept as the context.
+    bad_port = False
+    try:
+        parts.port  # noqa: B018 - the property parses and checks the port
+    except ValueError:
+        bad_port = True
+    if bad_port:
+        raise ValueError(
+            f"{parts.scheme}://: the port is not a number from 0 to 65535 (percent-encode "
+            "special characters in the user name and password)"
+        )
+    db = parts.path.strip("/")
+    if db and not (db.isdigit() and db.isascii()):  # redis-py would quietly use db 0
+        raise ValueError(f"{parts.scheme}://: the path must be a database number, got {db!r}")
     ours: dict[str, str] = {}
     theirs: list[tuple[str, str]] = []
     for name, value in parse_qsl(parts.query, keep_blank_values=True):

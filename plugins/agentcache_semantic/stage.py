@@ -87,13 +87,14 @@ class SemanticStage:
             if not self.config.shadow:
                 call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
                 self._stats.explain(decision)
+                # The similarity at INFO; the prompts only at DEBUG (logs are shipped and
+                # kept; the prompts are the users' words, stats().recent has them in process).
                 log.info(
-                    "agentcache: semantic hit %.3f %r ~ %r (guards: %s)",
+                    "agentcache: semantic hit %.3f (guards: %s)",
                     candidate.similarity,
-                    scope.text,
-                    candidate.prompt,
                     ",".join(passed),
                 )
+                log.debug("agentcache: semantic hit %r ~ %r", scope.text, candidate.prompt)
                 return to_response(entry, replay_usage=self._replay_usage)
         response = await call_next(call)
         if match is not None:  # shadow mode: judged off the caller's path

@@ -160,3 +160,18 @@ async def test_a_plugin_declares_its_options_and_checks_their_values() -> None:
 class _NoProvider(ModelProvider):
     def get_model(self, model_name: str | None) -> Any:
         raise AssertionError("options must be checked before any model is asked for")
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("redis://127.0.0.1:6379/abc", "database number"),
+        ("redis://127.0.0.1:6379/0?compress_min_bytes=-1", "compress_min_bytes"),
+        ("redis://127.0.0.1:6379/0?compress_min_bytes=ten", "compress_min_bytes"),
+        ("redis://127.0.0.1:6379/0?max_value_bytes=0", "max_value_bytes"),
+        ("redis://127.0.0.1:6379/0?scan_count=0", "scan_count"),
+    ],
+)
+def test_a_bad_redis_url_is_an_error_naming_what_is_wrong(url: str, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        CachedModel(TurnModel(), store=url)
