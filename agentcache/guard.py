@@ -1,12 +1,12 @@
 """Fail open: a slow, dead or broken store costs a miss, never an agent run.
 
-* **One budget per call.** Every store call waits at most what is left of the call's
-  ``store_timeout``: the lookup, a re-check and the cross-process lock of one model call share
-  it, so a hung store costs a call one ``store_timeout`` at most, not one per step. Background
-  writes have a budget of their own (they never delay a caller).
+* **One timeout per call.** Each store call waits at most ``store_timeout``; once a store call
+  of a model call has timed out or failed, the rest of that call (a re-check, the Redis lock)
+  skips the store, so a hung store costs a call one ``store_timeout``, not one per step.
+  Background writes are on their own (they never delay a caller).
 * **Shared lookups.** Concurrent lookups of one key (a thousand runs asking the same
   question) make one store call; the others wait for its answer. Otherwise they would queue
-  for the client's connections, run out of budget, and open the breaker on load the cache
+  for the client's connections, time out, and open the breaker on load the cache
   made itself.
 * **Circuit breaker.** After ``threshold`` consecutive failures the store is skipped; one call
   probes it after ``first_probe`` seconds, then after twice that, ... up to ``max_probe``, so a
@@ -80,21 +80,21 @@ class CircuitBreaker:
 
 
 class _Failed(enum.Enum):
-    FAILED = "failed"  # skipped (breaker, budget) or failed (counted)
+    FAILED = "failed"  # skipped (breaker, an earlier failure of the call) or failed
     LAGGED = "lagged"  # timed out because this process's event loop was not running
 
 
-class _Budget:
-    """Store time left to one model call; only the task running the call spends it."""
+class _CallScope:
+    """One model call's store calls; only the task running the call is in it."""
 
-    __slots__ = ("left", "task")
+    __slots__ = ("failed", "task")
 
-    def __init__(self, seconds: float) -> None:
-        self.left = seconds
+    def __init__(self) -> None:
+        self.failed = False
         self.task = asyncio.current_task()
 
 
-_budget: ContextVar[_Budget | None] = ContextVar("agentcache_store_budget", default=None)
+_scope: ContextVar[_CallScope | None] = ContextVar("agentcache_store_call", default=None)
 
 
 class GuardedStore:
@@ -123,19 +123,20 @@ class GuardedStore:
         self._last_log: dict[str, tuple[float, int]] = {}
         self._gets: dict[CacheKey, asyncio.Future[bytes | None]] = {}
 
-    def budgeted(self, handler: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
-        """``handler`` (a chain) with one store budget per call."""
+    def per_call(self, handler: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
+        """``handler`` (a chain) with its store calls scoped per call: after one of them
+        failed, the others of the same call skip the store."""
         if self._in_process:
             return handler
 
-        async def with_budget(call: A) -> R:
-            token = _budget.set(_Budget(self._timeout))
+        async def scoped(call: A) -> R:
+            token = _scope.set(_CallScope())
             try:
                 return await handler(call)
             finally:
-                _budget.reset(token)
+                _scope.reset(token)
 
-        return with_budget
+        return scoped
 
     async def get(self, key: CacheKey) -> bytes | None:
         if self._in_process:
@@ -153,19 +154,12 @@ class GuardedStore:
         return result
 
     async def _share(self, shared: asyncio.Future[bytes | None]) -> bytes | None:
-        """Another call's lookup, within this call's budget (a follower's wait is not a
-        failure of the store: the lookup it waits for counts its own)."""
-        budget = _budget.get()
-        if budget is None or budget.task is not asyncio.current_task():
-            return await asyncio.shield(shared)
-        started = self._clock()
+        """Another call's lookup (its failure is counted once, by the call that made it)."""
         try:
-            return await with_timeout(asyncio.shield(shared), max(budget.left, 0.0))
+            return await with_timeout(asyncio.shield(shared), self._timeout)
         except (TimeoutError, asyncio.TimeoutError):
-            self._stats.count("errors", "store_budget_spent")
+            self._stats.count("errors", "store_skipped")
             return None
-        finally:
-            budget.left -= self._clock() - started
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
         for _ in range(3):  # a write lost only to this process's own lag is worth another try
@@ -182,7 +176,7 @@ class GuardedStore:
         return bool(self._open_until) and (self._probing or self._clock() < self._open_until)
 
     async def run(self, op: str, fn: Callable[[], Awaitable[T]], default: T) -> T:
-        """``fn()`` within the budget and the breaker; ``default`` when skipped or failed.
+        """``fn()`` within the timeout and the breaker; ``default`` when skipped or failed.
         Plugins guard their own store calls (a lock) with it, so they count toward both."""
         outcome = await self._attempt(op, fn)
         return default if isinstance(outcome, _Failed) else outcome
@@ -194,15 +188,14 @@ class GuardedStore:
                 self._stats.count("errors", "store_circuit_open")
                 return _Failed.FAILED
             probe = self._probing = True  # half-open: this call alone asks the store
-        budget = _budget.get()
-        if budget is not None and budget.task is not asyncio.current_task():
-            budget = None  # a background task: its own budget
-        seconds = self._timeout if budget is None else budget.left
-        if seconds < 0.001 and not self._in_process:  # nothing useful fits in under 1 ms
+        scope = _scope.get()
+        if scope is not None and scope.task is not asyncio.current_task():
+            scope = None  # a background task: on its own
+        if scope is not None and scope.failed and not self._in_process:
             self._probing = False
-            self._stats.count("errors", "store_budget_spent")
+            self._stats.count("errors", "store_skipped")
             return _Failed.FAILED
-        started = self._clock()
+        seconds, started = self._timeout, self._clock()
         try:
             result = await (fn() if self._in_process else with_timeout(fn(), seconds))
         except BadValue as exc:  # the store is healthy; one value was not
@@ -218,18 +211,16 @@ class GuardedStore:
                 # sign of a sick store, so the breaker is not told.
                 self._stats.count("errors", "store_timeout_loop_lag")
                 return _Failed.LAGGED
-            self._failed(op, "store_timeout", f"timed out (budget {seconds:g}s)", probe)
+            self._failed(op, "store_timeout", f"timed out ({seconds:g}s)", probe, scope)
             return _Failed.FAILED
         except Exception as exc:
-            self._failed(op, "store_error", f"failed ({type(exc).__name__}: {exc})", probe)
+            what = f"failed ({type(exc).__name__}: {exc})"
+            self._failed(op, "store_error", what, probe, scope)
             return _Failed.FAILED
         except BaseException:  # cancelled: an unfinished probe lets the next call probe
             if probe:
                 self._probing = False
             raise
-        finally:
-            if budget is not None:
-                budget.left -= self._clock() - started
         if self._failures or self._open_until:
             self._recovered()
         return result
@@ -240,7 +231,9 @@ class GuardedStore:
         self._failures, self._open_until, self._probing = 0, 0.0, False
         self._probe_interval = self.circuit.first_probe
 
-    def _failed(self, op: str, kind: str, what: str, probe: bool) -> None:
+    def _failed(self, op: str, kind: str, what: str, probe: bool, scope: _CallScope | None) -> None:
+        if scope is not None:  # the rest of this model call skips the store
+            scope.failed = True
         self._stats.count("errors", kind)
         self._failures += 1
         if probe:  # still down: wait longer before the next probe

@@ -124,7 +124,7 @@ class CachedModel(Model):
             StoreStage(context),
             *self.plugins.stages(context),
         ]
-        self._chain = self.guarded_store.budgeted(build_chain(self.stages, self._call_model))
+        self._chain = self.guarded_store.per_call(build_chain(self.stages, self._call_model))
         self._identity = {"id": model_id} if model_id else model_identity(model)
         name = self._identity.get("name") or model_id
         self._replay = ReplayOptions(

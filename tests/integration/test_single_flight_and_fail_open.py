@@ -135,6 +135,15 @@ async def test_circuit_breaker_probes_with_backoff_and_closes_when_the_store_ans
     assert store.calls == 9  # every call reaches the store again
 
 
+async def test_identical_lookups_in_flight_share_one_store_call() -> None:
+    from agentcache import GuardedStore, Stats
+
+    store = BrokenStore(delay=0.05)
+    guarded = GuardedStore(store, Stats(), timeout=1.0)
+    results = await asyncio.gather(*(guarded.get(CacheKey("default", "ab")) for _ in range(50)))
+    assert results == [None] * 50 and store.calls == 1
+
+
 async def test_only_one_call_probes_a_hung_store_at_a_time() -> None:
     from agentcache import CircuitBreaker, GuardedStore, Stats
 
@@ -144,6 +153,7 @@ async def test_only_one_call_probes_a_hung_store_at_a_time() -> None:
     key = CacheKey("default", "ab")
     await guarded.get(key)  # times out: open
     await asyncio.sleep(0.15)  # past the first probe interval
-    await asyncio.gather(*(guarded.get(key) for _ in range(20)))
+    keys = [CacheKey("default", f"{i:02x}") for i in range(20)]  # distinct: not shared lookups
+    await asyncio.gather(*(guarded.get(k) for k in keys))
     assert store.calls == 2  # the first failure and one probe; 19 calls did not wait on it
     assert stats.snapshot().errors == {"store_timeout": 2, "store_circuit_open": 19}
