@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import time
 from datetime import datetime, timezone
 from importlib import metadata
@@ -15,6 +16,8 @@ from ..entry import Entry, encode
 from ..keys import KEY_VERSION
 from ..response import entry_from_response
 from ..tracing import STEP_STORE_WRITE
+
+log = logging.getLogger("agentcache")
 
 
 def unstorable_reason(response: ModelResponse) -> str | None:
@@ -70,14 +73,25 @@ class StoreStage:
             self._stats.count("not_stored", reason)
             return response
         ttl = call.controls.ttl or self._config.ttl
-        entry = entry_from_response(response, call.key.digest, time.perf_counter() - started, ttl)
+        elapsed = time.perf_counter() - started
+        try:
+            entry = entry_from_response(response, call.key.digest, elapsed, ttl)
+        except Exception:  # an item the codec cannot hold: the caller still gets its answer
+            self._stats.count("not_stored", "unencodable")
+            log.debug("agentcache: answer for %s not stored: unencodable", call.key, exc_info=True)
+            return response
         call.state.entry = entry
         call.state.write = self._background.spawn(self._write(call, entry, ttl), "store_write")
         return response
 
     async def _write(self, call: ModelCall, entry: Entry, ttl: float | None) -> None:
         with self._tracer.span(STEP_STORE_WRITE, call):
-            raw = encode(self._recorded(call, entry) if self._record else entry)
+            try:
+                raw = encode(self._recorded(call, entry) if self._record else entry)
+            except (TypeError, ValueError):  # lone surrogates, ints past 64 bits...
+                self._stats.count("not_stored", "unencodable")
+                log.debug("agentcache: %s not stored: unencodable", call.key, exc_info=True)
+                return
             if len(raw) > self._config.max_entry_bytes:
                 self._stats.count("not_stored", "too_large")
             elif await self._store.set(call.key, raw, ttl):
