@@ -22,12 +22,13 @@ if TYPE_CHECKING:
     from .keys import KEY_VERSION, SETTINGS_POLICY, KeyDifference, KeyEncodingError
     from .model import CachedModel, CachedModelProvider
     from .plugins import Plugins, PluginStatus, get_plugins
-    from .recording import RecordingMissing
+    from .recording import RecordingMissing, ToolRecordingMissing
     from .stats import Stats, StatsSnapshot
     from .stores.base import BadValue, CacheKey, Store
     from .stores.file import FileStore
     from .stores.memory import MemoryStore
     from .stores.signed import SignedStore
+    from .tools import CachedToolError, ToolCache, ToolCall, cached_tool
     from .tracing import NULL_TRACER, Tracer
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "CacheKey",
     "CachedModel",
     "CachedModelProvider",
+    "CachedToolError",
     "CallState",
     "CircuitBreaker",
     "Controls",
@@ -62,8 +64,12 @@ __all__ = [
     "Stats",
     "StatsSnapshot",
     "Store",
+    "ToolCache",
+    "ToolCall",
+    "ToolRecordingMissing",
     "Tracer",
     "build_chain",
+    "cached_tool",
     "explain_difference",
     "get_plugins",
     "hookimpl",
@@ -82,6 +88,7 @@ _LAZY: dict[str, str] = {
     "CacheKey": ".stores.base",
     "CachedModel": ".model",
     "CachedModelProvider": ".model",
+    "CachedToolError": ".tools",
     "CallState": ".call",
     "CircuitBreaker": ".guard",
     "Controls": ".control",
@@ -106,8 +113,12 @@ _LAZY: dict[str, str] = {
     "Stats": ".stats",
     "StatsSnapshot": ".stats",
     "Store": ".stores.base",
+    "ToolCache": ".tools",
+    "ToolCall": ".tools",
+    "ToolRecordingMissing": ".recording",
     "Tracer": ".tracing",
     "build_chain": ".chain",
+    "cached_tool": ".tools",
     "explain_difference": ".call",
     "get_plugins": ".plugins",
     "hookimpl": ".hookspecs",

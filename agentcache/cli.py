@@ -61,6 +61,7 @@ CORE_COMMANDS = (
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PROBE_NAMESPACE = "agentcache-doctor"
+TOOL_ENTRY_FORMAT = "agentcache.tool"  # agentcache.tools.TOOL_ENTRY_FORMAT, without the SDK
 
 
 class CliError(Exception):
@@ -110,9 +111,20 @@ class Record:
         return test if isinstance(test, str) else None
 
     @property
-    def model(self) -> str | None:
-        """``meta.model`` or the request's model: its name, else its class."""
+    def tool(self) -> str | None:
+        """The tool's name when the entry is a tool result (``agentcache.cached_tool``)."""
         doc = self.doc or {}
+        if doc.get("format") != TOOL_ENTRY_FORMAT:
+            return None
+        return str(doc.get("tool") or "?")
+
+    @property
+    def model(self) -> str | None:
+        """``meta.model`` or the request's model: its name, else its class; ``tool:NAME`` for
+        a tool result."""
+        doc = self.doc or {}
+        if self.tool is not None:
+            return f"tool:{self.tool}"
         meta, request = doc.get("meta"), doc.get("request")
         for source in (meta, request):
             model = source.get("model") if isinstance(source, dict) else None
@@ -403,6 +415,11 @@ async def cmd_show(store: Store, args: argparse.Namespace) -> int:
             _out("  " + line)
     else:
         _out("request: not recorded (options={'record_requests': True} keeps it)")
+    if record.tool is not None:
+        _out(f"result:  {json.dumps(doc.get('output'), ensure_ascii=False, sort_keys=True)}")
+        if doc.get("error") is not None:
+            _out(f"error:   {json.dumps(doc['error'], ensure_ascii=False, sort_keys=True)}")
+        return 0 if record.error is None else 1
     _out("answer:")
     for item in doc.get("output") or []:
         for line in _item_text(item):
@@ -530,7 +547,13 @@ async def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     records = await read_all(store, args.namespace)
     for r in records:
         error = r.error
-        if error is None and r.raw is not None:
+        if error is None and r.raw is not None and r.tool is not None:
+            doc = r.doc or {}
+            if doc.get("version") != 1 or not isinstance(
+                doc.get("output") or doc.get("error"), dict
+            ):
+                error = f"not an {TOOL_ENTRY_FORMAT} v1"
+        elif error is None and r.raw is not None:
             try:
                 decode(r.raw)
             except CorruptEntry as exc:

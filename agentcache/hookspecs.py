@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .chain import Stage, StageContext
     from .config import CacheConfig
     from .stores.base import Store
+    from .tools import ToolCall
     from .tracing import Tracer
 
 hookspec = pluggy.HookspecMarker("agentcache")
@@ -47,6 +48,21 @@ def agentcache_bypass(call: ModelCall) -> str | None:
     with reason ``bypass_hook_error`` (a broken rule must not serve a wrong hit).
 
     The built-in rule (server-side conversation state) is an implementation of this hook.
+    """
+
+
+@hookspec(firstresult=True)
+def agentcache_tool_bypass(call: ToolCall) -> str | None:
+    """Return a reason to run this tool call for real, or ``None`` to let the cache answer it.
+
+    Called for every invocation of a tool wrapped by :func:`agentcache.cached_tool` (tools are
+    never cached unless wrapped), after the built-in reasons (``disabled``, ``no_cache``,
+    ``unkeyable_arguments``). ``call`` is a frozen :class:`~agentcache.ToolCall`: read
+    ``call.tool`` (the tool's name), ``call.arguments`` (the parsed arguments, volatile ones
+    dropped), ``call.namespace`` and ``call.context`` (the SDK's ``ToolContext``). The first
+    non-``None`` reason wins and is counted in ``stats().tool_bypasses``. Keep it cheap and never
+    raise: an exception is logged, counted as ``errors["tool_bypass_hook"]``, and the call runs
+    the tool with reason ``bypass_hook_error``.
     """
 
 
@@ -79,8 +95,9 @@ def agentcache_tracer(config: CacheConfig) -> Tracer | None:
     then ``context.tracer`` for every stage. Core wraps the exact lookup (``"lookup"``), the
     background store write (``"store_write"``) and the inner model call (``"model"``, for a
     stream: until it ended or was abandoned) in ``tracer.span(step, call)``; the semantic layer
-    adds ``"semantic_lookup"``. Several tracers nest in registration order. Return ``None`` to
-    stay out (for example when your tracing library is not configured).
+    adds ``"semantic_lookup"``; a cached tool's whole invocation is ``"tool"``, with a
+    :class:`~agentcache.ToolCall` as ``call``. Several tracers nest in registration order.
+    Return ``None`` to stay out (for example when your tracing library is not configured).
     """
 
 

@@ -25,15 +25,23 @@ from .recording import (
     RecordingSecretWarning,
     RecordingSession,
     SecretInRecording,
+    ToolRecordingMissing,
 )
 
-__all__ = ["Recorder", "RecordingMissing", "RecordingSecretWarning", "SecretInRecording"]
+__all__ = [
+    "Recorder",
+    "RecordingMissing",
+    "RecordingSecretWarning",
+    "SecretInRecording",
+    "ToolRecordingMissing",
+]
 
 _SESSION = pytest.StashKey[RecordingSession]()
 _MARKER = (
-    "agentcache(mode=None, namespace=None, repeat='order'): this test's recording mode "
-    f"({', '.join(MODES)}), its recordings' namespace (default: from the nodeid), and whether "
-    "repeated identical calls replay in recorded order or as a plain cache ('cache')"
+    "agentcache(mode=None, namespace=None, repeat='order', tools=()): this test's recording "
+    f"mode ({', '.join(MODES)}), its recordings' namespace (default: from the nodeid), whether "
+    "repeated identical calls replay in recorded order or as a plain cache ('cache'), and the "
+    "names of the tools whose results agentcache.agent(agent) records ('*': every one)"
 )
 
 
@@ -109,23 +117,31 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.passed:
         item.config.stash[_SESSION].tally.passed.add(item.nodeid)
     excinfo = call.excinfo
-    if report.failed and excinfo is not None and isinstance(excinfo.value, RecordingMissing):
+    missing = (RecordingMissing, ToolRecordingMissing)
+    if report.failed and excinfo is not None and isinstance(excinfo.value, missing):
         lines = [f"{e.path}:{e.lineno + 1}" for e in excinfo.traceback if e.path == item.path]
         where = f"\n  at {lines[-1]}" if lines else ""
-        report.longrepr = f"RecordingMissing: {excinfo.value}{where}"
+        report.longrepr = f"{type(excinfo.value).__name__}: {excinfo.value}{where}"
 
 
 @pytest.fixture
 def agentcache(request: pytest.FixtureRequest) -> Recorder:
     """This test's recordings: ``agentcache.wrap(model)``, ``agentcache.run_config(...)``,
-    ``agentcache.redact(fn)``. ``@pytest.mark.agentcache(mode=..., namespace=..., repeat=...)``
-    sets them per test."""
+    ``agentcache.agent(agent)`` / ``agentcache.tool(tool)`` (tool results),
+    ``agentcache.redact(fn)``. ``@pytest.mark.agentcache(mode=..., namespace=..., repeat=...,
+    tools=[...])`` sets them per test."""
     recordings = request.config.stash[_SESSION]
     marker = request.node.get_closest_marker("agentcache")
     settings: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
-    unknown = sorted(set(settings) - {"mode", "namespace", "repeat"})
+    unknown = sorted(set(settings) - {"mode", "namespace", "repeat", "tools"})
     if (marker is not None and marker.args) or unknown:
-        pytest.fail("@pytest.mark.agentcache takes mode=, namespace=, repeat= only", pytrace=False)
+        pytest.fail(
+            "@pytest.mark.agentcache takes mode=, namespace=, repeat=, tools= only", pytrace=False
+        )
+    tools = settings.get("tools", ())
+    tools = [tools] if isinstance(tools, str) else tools
+    if not (isinstance(tools, (list, tuple)) and all(isinstance(t, str) for t in tools)):
+        pytest.fail("@pytest.mark.agentcache tools must be a list of tool names", pytrace=False)
     if settings.get("mode", recordings.mode) not in MODES:
         pytest.fail(
             f"@pytest.mark.agentcache mode must be one of {', '.join(MODES)}", pytrace=False
@@ -139,6 +155,7 @@ def agentcache(request: pytest.FixtureRequest) -> Recorder:
         mode=settings.get("mode"),
         namespace=settings.get("namespace"),
         repeat=settings.get("repeat", "order"),
+        tools=tools,
     )
 
 

@@ -14,14 +14,15 @@ import hashlib
 import json
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents import MultiProvider, RunConfig
+from agents import Agent, MultiProvider, RunConfig
 from agents.items import ModelResponse
 from agents.models.interface import Model, ModelProvider
+from agents.tool import FunctionTool
 
 from .call import ModelCall
 from .chain import ORDER_SINGLE_FLIGHT, Handler, StageContext
@@ -32,6 +33,7 @@ from .plugins import Plugins
 from .secrets import SECRET_PATTERNS
 from .stores.base import CacheKey
 from .stores.file import ENTRY_NAME, FileStore
+from .tools import ToolCache, ToolCall
 
 MODES = ("replay", "once", "rewrite", "off")
 UNUSED_REPORT = ".agentcache-unused.json"
@@ -45,6 +47,12 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 class RecordingMissing(Exception):
     """Replay mode met a call no recording answers. Not an ``OSError``/``ConnectionError``:
     a missing recording is a failed test, never a transient error to retry or to swallow."""
+
+
+class ToolRecordingMissing(BaseException):
+    """Replay mode met a tool call no recording answers. A ``BaseException``, like
+    ``KeyboardInterrupt``: a tool's ``failure_error_function`` would otherwise turn it into an
+    error text for the model and the test would go on; it must fail the test instead."""
 
 
 class SecretInRecording(Exception):
@@ -195,10 +203,16 @@ class RecordingSession:
         return self._plugins
 
     def recorder(
-        self, nodeid: str, *, mode: str | None = None, namespace: str | None = None, repeat: str
+        self,
+        nodeid: str,
+        *,
+        mode: str | None = None,
+        namespace: str | None = None,
+        repeat: str,
+        tools: Sequence[str] = (),
     ) -> Recorder:
         namespace = namespace_for(namespace or nodeid)
-        recorder = Recorder(self, nodeid, mode or self.mode, namespace, repeat)
+        recorder = Recorder(self, nodeid, mode or self.mode, namespace, repeat, tools)
         self.tally.used_by[nodeid] = recorder.namespace
         if recorder.mode == "rewrite" and recorder.namespace not in self._rewritten:
             # Replaces, not appends; once per session, so tests sharing a namespace keep theirs.
@@ -254,19 +268,31 @@ class Recorder:
     """One test's recordings: the ``agentcache`` fixture.
 
     ``wrap(model)`` caches a model in them, ``run_config(...)`` builds a ``RunConfig`` with the
-    model wrapped, ``redact(fn)`` rewrites every string of what is recorded before it is written.
+    model wrapped, ``agent(agent)`` and ``tool(tool)`` record tool results too, ``redact(fn)``
+    rewrites every string of what is recorded before it is written.
     """
 
     def __init__(
-        self, session: RecordingSession, nodeid: str, mode: str, namespace: str, repeat: str
+        self,
+        session: RecordingSession,
+        nodeid: str,
+        mode: str,
+        namespace: str,
+        repeat: str,
+        tools: Sequence[str] = (),
     ) -> None:
         self.session = session
         self.nodeid = nodeid
         self.mode = mode
         self.namespace = namespace
         self.repeat = repeat
+        self.tools = tuple(tools)
+        """The tools ``agent(...)`` records (the marker's ``tools=``; ``"*"``: every one)."""
         self.model_calls = 0
         """Calls of this test that reached a model."""
+        self.tool_calls = 0
+        """Calls of recorded tools of this test that ran the tool."""
+        self._tool_cache: ToolCache | None = None
         self.findings: dict[CacheKey, list[SecretFinding]] = {}
         self._redactors: list[Callable[[str], str]] = []
         self._counts: dict[str, int] = {}
@@ -313,6 +339,60 @@ class Recorder:
             model = provider.get_model(model)
         return RunConfig(model=self.wrap(model), **kwargs)
 
+    @property
+    def tool_cache(self) -> ToolCache:
+        """The ``ToolCache`` that records and replays this test's tool results."""
+        if self._tool_cache is None:
+            cache = ToolCache(
+                self.store,
+                namespace=self.namespace,
+                enabled=self.mode != "off",
+                store_timeout=60.0,
+                plugins=self.session.plugins,
+            )
+            cache.record = {"test": self.nodeid}
+            cache.on_miss = self._tool_missed
+            if self.repeat == "order":
+                cache.count_occurrence = self.count_occurrence
+            self._tool_cache = cache
+        return self._tool_cache
+
+    def tool(self, tool: FunctionTool, **options: Any) -> FunctionTool:
+        """``tool`` with its results recorded and replayed (``cached_tool`` options)."""
+        return self.tool_cache.wrap(tool, **options)
+
+    def agent(self, agent: Agent[Any], tools: Sequence[str] | None = None) -> Agent[Any]:
+        """A clone of ``agent`` whose tools named by ``tools`` (default: the marker's
+        ``tools=``; ``"*"``: every function tool) are recorded and replayed."""
+        names = self.tools if tools is None else tuple(tools)
+        return agent.clone(
+            tools=[
+                self.tool(t)
+                if isinstance(t, FunctionTool) and ("*" in names or t.name in names)
+                else t
+                for t in agent.tools
+            ]
+        )
+
+    def _tool_missed(self, call: ToolCall) -> None:
+        if self.mode == "replay":
+            raise ToolRecordingMissing(self.tool_miss_message(call))
+        self.tool_calls += 1
+
+    def tool_miss_message(self, call: ToolCall) -> str:
+        arguments = json.dumps(call.arguments, ensure_ascii=False, sort_keys=True)
+        arguments = arguments if len(arguments) <= 160 else arguments[:157] + "..."
+        return "\n".join(
+            [
+                "no recording answers this tool call, and replay mode never runs a recorded tool",
+                f"  test: {self.nodeid}",
+                f"  call: tool {call.tool}; arguments {arguments}",
+                *self._nearest(call.parts),
+                "  record it with --agentcache-mode=once (adds what is missing) or rewrite"
+                " (records this test afresh)",
+            ]
+        )
+
     def redact(self, fn: Callable[[str], str]) -> None:
         """Apply ``fn`` to every string of a request and an answer before it is written."""
         self._redactors.append(fn)
@@ -349,7 +429,8 @@ class Recorder:
         best: tuple[Path, list[Any]] | None = None
         for path in entry_files(self.directory):
             request = (read_entry(path) or {}).get("request")
-            if isinstance(request, dict):
+            # Tool calls are compared with tool calls, model calls with model calls.
+            if isinstance(request, dict) and request.get("kind") == parts.get("kind"):
                 diffs = diff_parts(request, parts)
                 if best is None or len(diffs) < len(best[1]):
                     best = (path, diffs)

@@ -33,6 +33,14 @@ class StatsSnapshot:
     the similarity and the guards that passed), oldest first, at most ``RECENT_DECISIONS``."""
     tokens_saved: int = 0
     seconds_saved: float = 0.0
+    tool_hits: int = 0
+    """Cached tool calls answered from the store (``agentcache.cached_tool``)."""
+    tool_misses: int = 0
+    tool_stores: int = 0
+    tool_bypasses: Mapping[str, int] = field(default_factory=dict)
+    """Why tool calls skipped the cache: ``no_cache``, ``unkeyable_arguments``..."""
+    tool_seconds_saved: float = 0.0
+    """What the tool calls behind the tool hits took."""
 
     @property
     def lookups(self) -> int:
@@ -58,10 +66,19 @@ class Stats:
             self._stores = 0
             self._tokens_saved = 0
             self._seconds_saved = 0.0
+            self._tool = [0, 0, 0]  # hits, misses, stores
+            self._tool_seconds_saved = 0.0
             self._recent: deque[Mapping[str, Any]] = deque(maxlen=RECENT_DECISIONS)
             self._counters: dict[str, Counter[str]] = {
                 name: Counter()
-                for name in ("hits_by_layer", "bypasses", "not_stored", "errors", "semantic")
+                for name in (
+                    "hits_by_layer",
+                    "bypasses",
+                    "not_stored",
+                    "errors",
+                    "semantic",
+                    "tool_bypasses",
+                )
             }
 
     def hit(self, layer: str, tokens_saved: int, seconds_saved: float) -> None:
@@ -79,8 +96,22 @@ class Stats:
         with self._lock:
             self._stores += 1
 
+    def tool_hit(self, seconds_saved: float) -> None:
+        with self._lock:
+            self._tool[0] += 1
+            self._tool_seconds_saved += max(seconds_saved, 0.0)
+
+    def tool_miss(self) -> None:
+        with self._lock:
+            self._tool[1] += 1
+
+    def tool_stored(self) -> None:
+        with self._lock:
+            self._tool[2] += 1
+
     def count(self, kind: str, name: str) -> None:
-        """Count a named event of ``kind``: bypasses, not_stored, errors or semantic."""
+        """Count a named event of ``kind``: bypasses, not_stored, errors, semantic or
+        tool_bypasses."""
         with self._lock:
             self._counters[kind][name] += 1
 
@@ -97,6 +128,10 @@ class Stats:
                 stores=self._stores,
                 tokens_saved=self._tokens_saved,
                 seconds_saved=self._seconds_saved,
+                tool_hits=self._tool[0],
+                tool_misses=self._tool[1],
+                tool_stores=self._tool[2],
+                tool_seconds_saved=self._tool_seconds_saved,
                 recent=tuple(self._recent),
                 **{name: dict(c) for name, c in self._counters.items()},
             )
