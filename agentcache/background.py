@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .stats import Stats
 
 log = logging.getLogger("agentcache")
+LOG_INTERVAL = 30.0
 
 
 class Background:
@@ -23,6 +25,7 @@ class Background:
         self._track = track
         """Told of every task, so that the run that started a write can wait for it."""
         self._tasks: set[asyncio.Task[None]] = set()
+        self._logged: dict[str, tuple[float, int]] = {}
 
     def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(coro, what))
@@ -37,9 +40,19 @@ class Background:
             await coro
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             self._stats.count("errors", what)
-            log.exception("agentcache: background %s failed", what)
+            # One line per kind per interval (with the traceback at DEBUG): an outage fails
+            # every write, and a log of a thousand tracebacks hides the one line that matters.
+            now = time.monotonic()
+            last, quiet = self._logged.get(what, (float("-inf"), 0))
+            if now - last < LOG_INTERVAL:
+                self._logged[what] = (last, quiet + 1)
+                log.debug("agentcache: background %s failed", what, exc_info=True)
+                return
+            self._logged[what] = (now, 0)
+            more = f" ({quiet} similar suppressed)" if quiet else ""
+            log.warning("agentcache: background %s failed: %r%s", what, exc, more, exc_info=True)
 
     async def flush(self) -> None:
         """Wait for every pending write; call before a script exits or a test asserts."""

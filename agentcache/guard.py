@@ -162,11 +162,8 @@ class GuardedStore:
             return None
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
-        for _ in range(3):  # a write lost only to this process's own lag is worth another try
-            outcome = await self._attempt("set", lambda: _true(self.store.set(key, value, ttl)))
-            if outcome is not _Failed.LAGGED:
-                return outcome is True
-        return False
+        # A write lost only to this process's own lag is worth another try.
+        return await self.run("set", lambda: _true(self.store.set(key, value, ttl)), False, tries=3)
 
     async def delete(self, key: CacheKey) -> None:
         await self.run("delete", lambda: self.store.delete(key), None)
@@ -175,11 +172,31 @@ class GuardedStore:
     def circuit_open(self) -> bool:
         return bool(self._open_until) and (self._probing or self._clock() < self._open_until)
 
-    async def run(self, op: str, fn: Callable[[], Awaitable[T]], default: T) -> T:
+    async def run(
+        self, op: str, fn: Callable[[], Awaitable[T]], default: T, *, tries: int = 1
+    ) -> T:
         """``fn()`` within the timeout and the breaker; ``default`` when skipped or failed.
-        Plugins guard their own store calls (a lock) with it, so they count toward both."""
-        outcome = await self._attempt(op, fn)
+        Plugins guard their own store calls (a lock) with it, so they count toward both.
+        ``tries`` > 1 tries again a call that timed out only because this process's event
+        loop lagged (for what must land: a write, an unlock)."""
+        for _ in range(tries):
+            outcome = await self._attempt(op, fn)
+            if outcome is not _Failed.LAGGED:
+                break
         return default if isinstance(outcome, _Failed) else outcome
+
+    @property
+    def call_failed(self) -> bool:
+        """Whether a store call of the model call running in this task failed: a layer with
+        store I/O of its own (a remote vector search) skips it then, as the guard would."""
+        scope = _scope.get()
+        return scope is not None and scope.failed and scope.task is asyncio.current_task()
+
+    def fail_call(self) -> None:
+        """Such a layer's own I/O timed out: the rest of this model call skips the store."""
+        scope = _scope.get()
+        if scope is not None and scope.task is asyncio.current_task():
+            scope.failed = True
 
     async def _attempt(self, op: str, fn: Callable[[], Awaitable[T]]) -> T | _Failed:
         probe = False

@@ -59,8 +59,11 @@ class RedisFlightStage:
         key, token = call.key, uuid.uuid4().hex
         deadline, pause = time.monotonic() + self._wait, self._poll
         while True:
+            tried = not self._store.call_failed  # else the guard skips the lock
             locked = await self._try_lock(key, token)
             if locked is None:  # Redis is failing: the model answers, as for any miss
+                if tried:
+                    self._release(key, token)  # it may have been taken before the timeout
                 return await call_next(call)
             hit = await self._hit(call)  # a leader that just released has written the entry
             if hit is not None:
@@ -109,6 +112,6 @@ class RedisFlightStage:
 
     def _release(self, key: CacheKey, token: str) -> None:
         async def unlock() -> None:  # a lock that stays expires by itself
-            await self._store.run("unlock", lambda: self._redis.unlock(key, token), None)
+            await self._store.run("unlock", lambda: self._redis.unlock(key, token), None, tries=3)
 
         self._background.spawn(unlock(), "flight_unlock")

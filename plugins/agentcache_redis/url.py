@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.retry import Retry  # the sync one is never awaited: no retry at all
 from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.retry import Retry
 
 from agentcache.secrets import redact_url
 from agentcache.stores.base import Store

@@ -70,7 +70,11 @@ class RedisVLIndex:
         key = self._key(namespace, digest)
         doc = {"namespace": namespace, "context": fingerprint, "digest": digest,
                "prompt": prompt, "embedding": v.astype(np.float32).tobytes()}  # fmt: skip
-        await index.load([doc], keys=[key])
+        try:
+            await index.load([doc], keys=[key])
+        except Exception:
+            self._index = None
+            raise
         if ttl is not None:
             await self.client.pexpire(key, max(1, round(ttl * 1000)))
 
@@ -83,8 +87,13 @@ class RedisVLIndex:
             v.tolist(), "embedding", return_fields=["prompt", "digest"], num_results=k,
             filter_expression=(Tag("namespace") == namespace) & (Tag("context") == fingerprint),
         )  # fmt: skip
+        try:
+            rows = await index.query(query)
+        except Exception:
+            self._index = None  # dropped, or a restarted server lost it: make it again next time
+            raise
         found = []
-        for row in await index.query(query):
+        for row in rows:
             similarity = 1.0 - float(row["vector_distance"])  # cosine distance is 1 - cosine
             if similarity >= min_similarity:
                 found.append(Candidate(row["prompt"], row["digest"], similarity))

@@ -18,12 +18,16 @@ from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig
 from .guards import Guard, check
-from .index import Candidate, Vector, VectorIndex, normalize
+from .index import Candidate, InProcessIndex, Vector, VectorIndex, normalize
 from .scope import Scope, semantic_scope
 from .shadow import compare
 from .vectorizer import Embed
 
 log = logging.getLogger("agentcache.semantic")
+
+
+class _Skipped(Exception):
+    """The search is skipped, not failed."""
 
 
 class SemanticStage:
@@ -47,6 +51,8 @@ class SemanticStage:
         self._tracer, self._replay_usage = context.tracer, context.config.replay_usage
         self._ttl, self._budget = context.config.ttl, context.config.store_timeout
         self.config, self.index, self._embed, self._guards = config, index, embed, guards
+        self._local_index = isinstance(index, InProcessIndex)
+        """Searched in this process: no store I/O, so the store's failures do not skip it."""
         self._space = space.encode()
         """The embedding space's name (``vectorizer.identify``), mixed into every context."""
 
@@ -63,6 +69,8 @@ class SemanticStage:
                 vector = normalize(
                     await with_timeout(self._embed(scope.text), self.config.embed_timeout)
                 )
+                if self._store.call_failed and not self._local_index:
+                    raise _Skipped  # the store failed this call: a remote index would wait too
                 candidates = await with_timeout(
                     self.index.search(
                         call.namespace, context, vector, self.config.top_k, self.config.threshold
@@ -70,8 +78,12 @@ class SemanticStage:
                     self._budget,
                 )
                 match = await self._match(call, scope, candidates)
+        except _Skipped:
+            pass
         except Exception as exc:  # fail open: a broken vectorizer or index is a miss
             slow = isinstance(exc, TimeoutError)
+            if slow and vector is not None and not self._local_index:
+                self._store.fail_call()  # one timeout per call: the rest skips the store
             self._stats.count("errors", "semantic")
             self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:

@@ -206,3 +206,23 @@ async def test_what_a_run_stored_is_in_redis_when_runner_run_returns(
         await asyncio.gather(*inner.sleeps)
         await admin.aclose()
         await cached.close()
+
+
+async def test_a_restarted_server_costs_no_error_the_dead_connections_are_retried(
+    server: Any,
+) -> None:
+    """Pooled connections die with the server; the client retries each once on a new one, so
+    the first calls after a restart are answered by Redis, not counted as store errors."""
+    cached = CachedModel(one_turn_model(), store=server.url, namespace="restarted")
+    agent = one_turn_agent()
+    await asyncio.gather(
+        *(Runner.run(agent, f"q{i}", run_config=RunConfig(model=cached)) for i in range(10))
+    )  # ten pooled connections
+    server.stop()
+    await asyncio.to_thread(server.start)
+    results = await asyncio.gather(
+        *(Runner.run(agent, f"q{i}", run_config=RunConfig(model=cached)) for i in range(10))
+    )
+    assert all(r.final_output == ANSWER for r in results)
+    assert cached.stats().errors == {}
+    await cached.close()
