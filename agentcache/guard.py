@@ -121,7 +121,7 @@ class GuardedStore:
         self._probe_interval = self.circuit.first_probe
         self._probing = False
         self._last_log: dict[str, tuple[float, int]] = {}
-        self._gets: dict[CacheKey, asyncio.Future[bytes | None]] = {}
+        self._gets: dict[CacheKey, asyncio.Future[bytes | _Failed | None]] = {}
 
     def per_call(self, handler: Callable[[A], Awaitable[R]]) -> Callable[[A], Awaitable[R]]:
         """``handler`` (a chain) with its store calls scoped per call: after one of them
@@ -145,21 +145,26 @@ class GuardedStore:
         if shared is not None:  # the same lookup is on its way: wait for its answer
             return await self._share(shared)
         shared = self._gets[key] = asyncio.get_running_loop().create_future()
-        result = None
+        outcome: bytes | _Failed | None = _Failed.FAILED
         try:
-            result = await self.run("get", lambda: self.store.get(key), None)
-        finally:  # a cancelled lookup answers its followers with a miss
+            outcome = await self._attempt("get", lambda: self.store.get(key))
+        finally:  # a cancelled lookup answers its followers as a failed one
             del self._gets[key]
-            shared.set_result(result)
-        return result
+            shared.set_result(outcome)
+        return None if isinstance(outcome, _Failed) else outcome
 
-    async def _share(self, shared: asyncio.Future[bytes | None]) -> bytes | None:
-        """Another call's lookup (its failure is counted once, by the call that made it)."""
+    async def _share(self, shared: asyncio.Future[bytes | _Failed | None]) -> bytes | None:
+        """Another call's lookup (a failure is counted once, by the call that made it, and
+        the rest of this call skips the store as that call's does)."""
         try:
-            return await with_timeout(asyncio.shield(shared), self._timeout)
+            outcome = await with_timeout(asyncio.shield(shared), self._timeout)
         except (TimeoutError, asyncio.TimeoutError):
             self._stats.count("errors", "store_skipped")
+            outcome = _Failed.FAILED
+        if isinstance(outcome, _Failed):
+            self.fail_call()
             return None
+        return outcome
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
         # A write lost only to this process's own lag is worth another try.
