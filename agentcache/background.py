@@ -27,11 +27,15 @@ class Background:
         self._tasks: set[asyncio.Task[None]] = set()
         self._logged: dict[str, tuple[float, int]] = {}
 
-    def spawn(self, coro: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], what: str, *, run_waits: bool = True
+    ) -> asyncio.Task[None]:
+        """``run_waits=False``: work the run that started it need not wait for at its end
+        (indexing for near-duplicates, shadow comparisons); ``flush()`` still does."""
         task = asyncio.get_running_loop().create_task(self._guard(coro, what))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        if self._track is not None:
+        if self._track is not None and run_waits:
             self._track(task)
         return task
 

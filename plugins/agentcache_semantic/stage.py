@@ -111,12 +111,15 @@ class SemanticStage:
         response = await call_next(call)
         if match is not None:  # shadow mode: judged off the caller's path
             self._background.spawn(
-                self._shadow(decision, response.output, match[0]), "semantic_shadow"
+                self._shadow(decision, response.output, match[0]),
+                "semantic_shadow",
+                run_waits=False,
             )
         if call.state.entry is not None and (vector is not None or slow):
             ttl = call.controls.ttl or self._ttl
             add = self._index(call.namespace, context, vector, scope.text, call.key.digest, ttl)
-            self._background.spawn(add, "semantic_index")
+            # The exact entry is what a run must not lose; its run need not wait for this.
+            self._background.spawn(add, "semantic_index", run_waits=False)
         return response
 
     async def _index(
@@ -128,7 +131,9 @@ class SemanticStage:
         caller's path, that embedding may take four times ``embed_timeout``."""
         if vector is None:
             vector = normalize(await with_timeout(self._embed(text), 4 * self.config.embed_timeout))
-        await self.index.add(namespace, context, vector, text, digest, ttl)
+        await with_timeout(
+            self.index.add(namespace, context, vector, text, digest, ttl), self._budget
+        )
 
     async def _shadow(self, decision: dict[str, Any], live: Any, entry: Entry) -> None:
         cached = to_response(entry).output
