@@ -10,10 +10,10 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from agents.agent_output import AgentOutputSchemaBase
 from agents.handoffs import Handoff
@@ -71,7 +71,36 @@ class CallState:
     """For a streamed call: the hand-over to the caller, who streams the model itself."""
 
 
-@dataclass(frozen=True)
+T = TypeVar("T")
+_set = object.__setattr__
+
+
+class _once(Generic[T]):
+    """A ``functools.cached_property`` for the hot path: computed on first access and stored in
+    the instance, which then answers from its ``__dict__``. Unlike ``cached_property`` on
+    Python 3.11 it takes no lock (the values are pure functions of the frozen call; two threads
+    racing compute the same value)."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type | None = None) -> _once[T]: ...
+    @overload
+    def __get__(self, obj: object, cls: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, cls: type | None = None) -> T | _once[T]:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.fn(obj)
+        return value
+
+
+@dataclass(frozen=True, init=False)
 class ModelCall:
     """A frozen view of one ``get_response`` / ``stream_response`` call and its cache context."""
 
@@ -93,7 +122,52 @@ class ModelCall:
     controls: Controls = field(default_factory=Controls)
     state: CallState = field(default_factory=CallState, compare=False, repr=False)
 
-    @cached_property
+    def __init__(
+        self,
+        system_instructions: str | None,
+        input: str | list[TResponseInputItem],
+        model_settings: ModelSettings,
+        tools: list[Tool],
+        output_schema: AgentOutputSchemaBase | None,
+        handoffs: list[Handoff[Any, Any]],
+        tracing: ModelTracing,
+        previous_response_id: str | None,
+        conversation_id: str | None,
+        prompt: ResponsePromptParam | None,
+        *,
+        streamed: bool,
+        model_identity: Mapping[str, Any],
+        namespace: str,
+        key_extras: Mapping[str, Any] | None = None,
+        controls: Controls | None = None,
+        state: CallState | None = None,
+    ) -> None:
+        # The dataclass's own __init__ for a frozen class sets each of the 16 fields through
+        # object.__setattr__; one dict is a fraction of that, on every call.
+        _set(
+            self,
+            "__dict__",
+            {
+                "system_instructions": system_instructions,
+                "input": input,
+                "model_settings": model_settings,
+                "tools": tools,
+                "output_schema": output_schema,
+                "handoffs": handoffs,
+                "tracing": tracing,
+                "previous_response_id": previous_response_id,
+                "conversation_id": conversation_id,
+                "prompt": prompt,
+                "streamed": streamed,
+                "model_identity": model_identity,
+                "namespace": namespace,
+                "key_extras": key_extras,
+                "controls": Controls() if controls is None else controls,
+                "state": CallState() if state is None else state,
+            },
+        )
+
+    @_once
     def _head(self) -> dict[str, Any]:
         """Every key part except the two big ones, tools and input, which are hashed apart."""
         schema = Converter.get_response_format(self.output_schema)
@@ -109,11 +183,11 @@ class ModelCall:
             "server_state": [self.previous_response_id, self.conversation_id],
         }
 
-    @cached_property
+    @_once
     def _tools(self) -> tuple[Any, str]:
         return keys.tools_part(self.tools, self.handoffs)
 
-    @cached_property
+    @_once
     def _input(self) -> bytes:
         return keys.input_json(self.input)
 
@@ -125,16 +199,28 @@ class ModelCall:
             parts["occurrence"] = self.state.occurrence
         return parts
 
-    @cached_property
+    @_once
     def request_digest(self) -> str:
         """The request's digest, before its occurrence in the run is counted."""
         # The tools enter through their memoized digest, and the input through its JSON made
         # by the C encoder: the hot path never re-serializes what it already has.
-        h = hashlib.sha256(keys.canonical_json(self._head))
-        h.update(b"\ntools:" + self._tools[1].encode() + b"\ninput:" + self._input)
+        fingerprint = keys.head_fingerprint(
+            self.model_identity,
+            self.namespace,
+            self.key_extras,
+            self.system_instructions,
+            self.model_settings,
+            self.output_schema,
+            self.prompt,
+            self.previous_response_id,
+            self.conversation_id,
+        )
+        h = hashlib.sha256(keys.head_json(fingerprint, lambda: self._head))
+        h.update(b"\ntools:" + self._tools[1].encode() + b"\ninput:")
+        h.update(self._input)  # not concatenated: the input can be large
         return h.hexdigest()
 
-    @cached_property
+    @_once
     def key(self) -> CacheKey:
         digest, n = self.request_digest, self.state.occurrence
         if n > 1:  # the n-th identical request of one run is its own entry (agentcache.runs)

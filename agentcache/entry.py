@@ -76,18 +76,29 @@ def decode(raw: bytes) -> Entry:
             digest=str(doc["digest"]),
             output=list(doc["output"]),
             usage=dict(doc["usage"]),
-            response_id=doc["response_id"],
+            response_id=_optional_str(doc["response_id"], "response_id"),
             created_at=float(doc["created_at"]),
             expires_at=None if doc["expires_at"] is None else float(doc["expires_at"]),
             elapsed=float(doc["elapsed"]),
             request=_optional_dict(doc.get("request"), "request"),
             meta=_optional_dict(doc.get("meta"), "meta"),
         )
+        if not entry.output:  # never written (an empty answer is not stored): not ours
+            raise CorruptEntry("no output items")
+        tokens = entry.usage.get("total_tokens", 0)
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0:
+            raise CorruptEntry(f"usage.total_tokens is not a count: {tokens!r}")
     except CorruptEntry:
         raise
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # JSONDecodeError is one
         raise CorruptEntry(f"unreadable entry: {exc}") from exc
     return entry
+
+
+def _optional_str(value: Any, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise CorruptEntry(f"{name} is not a string")
 
 
 def _optional_dict(value: Any, name: str) -> dict[str, Any] | None:

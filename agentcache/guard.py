@@ -275,7 +275,9 @@ class GuardedStore:
             return
         self._last_log[kind] = (now, 0)
         extra = f" ({suppressed} similar suppressed)" if suppressed else ""
-        log.warning("agentcache: " + msg + extra, *args)
+        text = (msg + extra) % args
+        # Escaped: a lone surrogate from a user's input would break a UTF-8 log handler.
+        log.warning("agentcache: %s", text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 async def _true(awaitable: Awaitable[None]) -> bool:

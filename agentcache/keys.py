@@ -12,15 +12,16 @@ import dataclasses
 import enum
 import hashlib
 import math
+import operator
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 from agents.handoffs import Handoff
 from agents.model_settings import ModelSettings
 from agents.models.openai_responses import Converter
-from agents.tool import Tool
+from agents.tool import FunctionTool, Tool
 from pydantic import BaseModel
 
 # Re-exported: they live in keydiff, which the command line imports without the SDK.
@@ -79,6 +80,7 @@ SETTINGS_POLICY: Mapping[str, tuple[bool, str]] = {
 # A provider prompt-cache routing hint. The Runner generates a fresh one per run, so keeping it
 # would make every re-run miss; it never changes the answer.
 _VOLATILE_REQUEST_FIELDS = frozenset({"prompt_cache_key"})
+_VOLATILE_SETTINGS = frozenset({"extra_args", "extra_body"})
 
 
 class _NotPlain(Exception):
@@ -120,8 +122,8 @@ def _to_jsonable(value: object, path: str) -> Json:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise KeyEncodingError(path, value, f"{value!r} is not a finite number")
-        # 1.0 and 1 are the same setting; -0.0 and 0.0 too.
-        return int(value) if value.is_integer() else value
+        # 1.0 and 1 are the same setting; -0.0 and 0.0 too (within what JSON ints hold here).
+        return int(value) if value.is_integer() and -(2**63) <= value < 2**64 else value
     if isinstance(value, Mapping):
         out: dict[str, Json] = {}
         for k, v in value.items():
@@ -164,20 +166,106 @@ def _without_volatile(value: Json) -> Json:
     return value
 
 
+_settings_fields: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _settings_plan(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    """The names of a settings class's fields that are in the key, and one C getter for all
+    of them (per class, not per call: fields are a class's, and SETTINGS_POLICY is constant)."""
+    plan = _settings_fields.get(cls)
+    if plan is None:
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if SETTINGS_POLICY.get(f.name, (True, "unknown field: kept, to be safe"))[0]
+        )
+        if len(names) > 1:
+            getter: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*names)
+        else:  # attrgetter of one name returns the value, not a tuple
+            getter = lambda s: tuple(getattr(s, n) for n in names)  # noqa: E731
+        plan = _settings_fields[cls] = (names, getter)
+    return plan
+
+
 def settings_part(settings: ModelSettings) -> dict[str, Json]:
-    """Answer-changing settings; ``None`` values are left out so new SDK fields keep old keys."""
+    """Answer-changing settings; ``None`` values are left out so new SDK fields keep old keys.
+
+    Read afresh on every call (about a microsecond): ``ModelSettings`` is mutable, so nothing
+    derived from one object may be reused after the caller changed it."""
+    names, getter = _settings_plan(type(settings))
     out: dict[str, Json] = {}
-    for field in dataclasses.fields(settings):
-        in_key, _why = SETTINGS_POLICY.get(field.name, (True, "unknown field: kept, to be safe"))
-        value = getattr(settings, field.name)
-        if not in_key or value is None:
+    for name, value in zip(names, getter(settings), strict=True):
+        if value is None:
             continue
-        encoded = to_jsonable(value, f"model_settings.{field.name}")
-        if field.name in ("extra_args", "extra_body"):
+        t = type(value)
+        if t is str or t is bool or t is int:  # exact types: what to_jsonable returns as is
+            out[name] = value
+            continue
+        encoded = to_jsonable(value, f"model_settings.{name}")
+        if name in _VOLATILE_SETTINGS:
             encoded = _without_volatile(encoded)
         if encoded is not None:
-            out[field.name] = encoded
+            out[name] = encoded
     return out
+
+
+# Exact types whose equal values have equal JSON, given the type (True == 1 == 1.0 do not: the
+# types are part of the fingerprint below). Floats only where the key normalizes them (settings:
+# 0.0 and -0.0 are equal floats that orjson writes apart).
+_ATOM_TYPES = frozenset({str, int, bool, type(None)})
+_SETTING_TYPES = _ATOM_TYPES | {float}
+_head_cache: dict[tuple[Any, ...], bytes] = {}
+
+
+def head_fingerprint(
+    model_identity: Mapping[str, Any],
+    namespace: str,
+    key_extras: Mapping[str, Any] | None,
+    instructions: str | None,
+    settings: ModelSettings,
+    output_schema: object,
+    prompt: object,
+    previous_response_id: str | None,
+    conversation_id: str | None,
+) -> tuple[Any, ...] | None:
+    """A value that determines the canonical JSON of a call's head (every key part but tools
+    and input), or ``None`` when the call has parts it cannot vouch for.
+
+    It holds the parts themselves, never an object's identity: each is an immutable plain
+    value (with its exact type), so an equal fingerprint means equal JSON, and a settings
+    object the caller changed in place gets a new fingerprint. Calls with an output schema,
+    a prompt, key extras, or a setting that is not a plain value (a dict, a ``Reasoning``)
+    are not fingerprinted: their head is built afresh every time."""
+    if key_extras is not None or output_schema is not None or prompt is not None:
+        return None
+    values = _settings_plan(type(settings))[1](settings)
+    types = tuple(map(type, values))
+    if not _SETTING_TYPES.issuperset(types):
+        return None
+    rest = (
+        *model_identity.values(),
+        namespace,
+        instructions,
+        previous_response_id,
+        conversation_id,
+    )
+    rest_types = tuple(map(type, rest))
+    if not _ATOM_TYPES.issuperset(rest_types):
+        return None
+    return (type(settings), values, types, tuple(model_identity), rest, rest_types)
+
+
+def head_json(fingerprint: tuple[Any, ...] | None, head: Callable[[], Json]) -> bytes:
+    """The canonical JSON of ``head()``, remembered by ``fingerprint`` (see above)."""
+    if fingerprint is None:
+        return canonical_json(head())
+    cached = _head_cache.get(fingerprint)
+    if cached is None:
+        cached = canonical_json(head())
+        if len(_head_cache) >= 1024:
+            _head_cache.clear()
+        _head_cache[fingerprint] = cached
+    return cached
 
 
 def input_json(input: str | Sequence[Any]) -> bytes:
@@ -193,23 +281,35 @@ def input_json(input: str | Sequence[Any]) -> bytes:
     items: Sequence[Any] = [{"content": input, "role": "user"}] if isinstance(input, str) else input
     ordinals: dict[str, str] = {}
     normalized: list[Any] = []
+    append = normalized.append
     for i, item in enumerate(items):
         if type(item) is not dict:  # exact check first: ABC checks cost more than the copy
             if isinstance(item, BaseModel):
                 item = to_jsonable(item, f"input[{i}]")
             if not isinstance(item, Mapping):
-                normalized.append(item)
+                append(item)
                 continue
-        if "id" in item or "call_id" in item:
+        # Copied only when something changes (most items: an id, a call_id, or both). An
+        # item reference's id is all it says (``{"type": "item_reference", "id": ...}``, or
+        # a bare ``{"id": ...}``): kept.
+        if "id" in item and len(item) > 1 and item.get("type") != "item_reference":
             item = dict(item)
-            item.pop("id", None)
+            del item["id"]
             call_id = item.get("call_id")
-            if isinstance(call_id, str):
-                ordinal = ordinals.get(call_id)
-                if ordinal is None:
-                    ordinal = ordinals[call_id] = f"call#{len(ordinals)}"
-                item["call_id"] = ordinal
-        normalized.append(item)
+        else:
+            call_id = item.get("call_id")
+            if call_id is None and (
+                type(item) is dict or ("call_id" not in item and "id" not in item)
+            ):
+                append(item)  # (a Mapping that is not a dict is converted as before: copied)
+                continue
+            item = dict(item)
+        if type(call_id) is str or isinstance(call_id, str):
+            ordinal = ordinals.get(call_id)
+            if ordinal is None:
+                ordinal = ordinals[call_id] = f"call#{len(ordinals)}"
+            item["call_id"] = ordinal
+        append(item)
     try:
         return orjson.dumps(normalized, default=_encode_other, option=_ORJSON_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
@@ -226,6 +326,14 @@ _tools_cache: dict[tuple[Any, ...], tuple[tuple[weakref.ref[Any], ...], Json, st
 
 def _fingerprint(obj: object) -> tuple[Any, ...]:
     """Cheap identity of a tool or handoff: catches a replaced name, description or schema."""
+    if type(obj) is FunctionTool:  # the common case, without the generic lookups
+        return (
+            id(obj),
+            obj.name,
+            obj.description,
+            id(obj.params_json_schema),
+            obj.strict_json_schema,
+        )
     return (
         id(obj),
         getattr(obj, "name", None) or getattr(obj, "tool_name", None),
@@ -246,10 +354,24 @@ def tools_part(tools: Sequence[Tool], handoffs: Sequence[Handoff[Any, Any]]) -> 
     replace a tool rather than edit its schema dict in place.
     """
     objects = (*tools, *handoffs)
-    signature = tuple(_fingerprint(o) for o in objects)
+    signature = tuple(
+        [
+            # _fingerprint's common case inlined: one frame for all the tools, not one each
+            (id(o), o.name, o.description, id(o.params_json_schema), o.strict_json_schema)
+            if type(o) is FunctionTool
+            else _fingerprint(o)
+            for o in objects
+        ]
+    )
     cached = _tools_cache.get(signature)
-    if cached is not None and all(r() is o for r, o in zip(cached[0], objects, strict=True)):
-        return cached[1], cached[2]
+    if cached is not None:
+        # The signature holds each object's id; the weak references tell a live object from
+        # a new one that reuses a dead one's id.
+        for ref, obj in zip(cached[0], objects, strict=True):
+            if ref() is not obj:
+                break
+        else:
+            return cached[1], cached[2]
     part: Json = None
     if objects:
         converted = Converter.convert_tools(list(tools), list(handoffs))

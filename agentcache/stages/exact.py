@@ -6,7 +6,15 @@ from ..call import ModelCall
 from ..chain import ORDER_EXACT, Handler, StageContext
 from ..entry import CorruptEntry, Entry, decode
 from ..response import to_response
-from ..tracing import STEP_LOOKUP
+from ..tracing import NULL_TRACER, STEP_LOOKUP
+
+# Decoded entries kept by their bytes: a hot entry is parsed once, not on every hit. Bounded by
+# count and by the bytes they were decoded from (a decoded entry holds a few times that), so
+# this cache never holds more than a small, fixed amount next to the store; a very large entry
+# is decoded on every hit rather than crowd out the hot ones.
+DECODED_MAX_ENTRIES = 1024
+DECODED_MAX_BYTES = 4 * 1024 * 1024
+DECODED_MAX_ENTRY_BYTES = 256 * 1024
 
 
 class ExactLookupStage:
@@ -22,26 +30,36 @@ class ExactLookupStage:
         self._store = context.store
         self._stats = context.stats
         self._tracer = context.tracer
+        self._traced = context.tracer is not NULL_TRACER
         self._replay_usage = context.config.replay_usage
-        # Decoded entries by their bytes: a hot entry is parsed once, not on every hit (the
-        # memory store hands back the same bytes object, so the lookup is an identity check).
+        # The memory store hands back the same bytes object, so the lookup is an identity
+        # check; other stores' equal bytes find the entry by value.
         self._decoded: dict[bytes, Entry] = {}
+        self._decoded_bytes = 0
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
-        if not call.cacheable or call.controls.skip_read:
+        state = call.state
+        if state.outcome == "bypass" or call.controls.skip_read:
             return await call_next(call)
         key = call.key
-        with self._tracer.span(STEP_LOOKUP, call):
+        if self._traced:
+            with self._tracer.span(STEP_LOOKUP, call):
+                raw = await self._store.get(key)
+        else:  # no tracing plugin: not even the no-op context manager
             raw = await self._store.get(key)
         if raw is not None:
             try:
-                entry = self._decoded.get(raw) or decode(raw)
+                entry = self._decoded.get(raw)
+                decoded = entry is None
+                if entry is None:
+                    entry = decode(raw)
                 if entry.digest != key.digest:
                     raise CorruptEntry(f"entry for {entry.digest[:12]} stored under {key}")
                 if not entry.expired():
                     response = to_response(entry, replay_usage=self._replay_usage)
-                    self._remember(raw, entry)
-                    call.state.outcome, call.state.layer, call.state.entry = "hit", "exact", entry
+                    if decoded:
+                        self._remember(raw, entry)
+                    state.outcome, state.layer, state.entry = "hit", "exact", entry
                     return response
             except CorruptEntry as exc:
                 self._stats.count("errors", "corrupt_entry")
@@ -52,6 +70,14 @@ class ExactLookupStage:
         return await call_next(call)
 
     def _remember(self, raw: bytes, entry: Entry) -> None:
-        if len(self._decoded) >= 1024:
+        size = len(raw)
+        if size > DECODED_MAX_ENTRY_BYTES:
+            return
+        if (
+            len(self._decoded) >= DECODED_MAX_ENTRIES
+            or self._decoded_bytes + size > DECODED_MAX_BYTES
+        ):
             self._decoded.clear()
+            self._decoded_bytes = 0
         self._decoded[raw] = entry
+        self._decoded_bytes += size
