@@ -138,17 +138,18 @@ class _UsageTemplate:
 
     def __init__(self, template: Usage) -> None:
         self._template = template
-        fields = vars(template)
-        self._atoms = {k: v for k, v in fields.items() if type(v) in _ATOMS}
+        self._atoms: dict[str, Any] = {}
         self._models: list[tuple[str, Any, dict[str, Any]]] = []
         self._others: dict[str, Any] | None = {}
-        for k, v in fields.items():
-            if isinstance(v, BaseModel):
-                dump = v.model_dump(exclude_unset=True)
-                self._models.append((k, type(v).__pydantic_validator__, dump))
-            elif k not in self._atoms:
-                self._others[k] = v
         try:
+            fields = vars(template)
+            self._atoms = {k: v for k, v in fields.items() if type(v) in _ATOMS}
+            for k, v in fields.items():
+                if isinstance(v, BaseModel):
+                    dump = v.model_dump(exclude_unset=True)
+                    self._models.append((k, type(v).__pydantic_validator__, dump))
+                elif k not in self._atoms:
+                    self._others[k] = v
             copied = self._copy()
             same = (
                 copied == template
@@ -187,8 +188,12 @@ def _response_fields() -> dict[str, Any] | None:
     """The ``ModelResponse`` fields a hit does not set, at their defaults, if every default is
     immutable: then a response is built as a plain instance with those fields (the items and
     usage in it are already validated), without the pydantic dataclass re-validating them."""
-    template = ModelResponse(output=[], usage=Usage(), response_id=None)
-    rest = {k: v for k, v in vars(template).items() if k not in ("output", "usage", "response_id")}
+    try:
+        template = ModelResponse(output=[], usage=Usage(), response_id=None)
+        fields = vars(template)
+    except Exception:  # pragma: no cover - a future pydantic without instance dicts
+        return None
+    rest = {k: v for k, v in fields.items() if k not in ("output", "usage", "response_id")}
     if all(type(v) in _ATOMS for v in rest.values()):
         return rest
     return None  # pragma: no cover - a future SDK with a mutable default: use the constructor

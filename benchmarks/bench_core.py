@@ -65,7 +65,7 @@ from agents.usage import Usage
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from pydantic import BaseModel, Field
 
-from agentcache import CachedModel, ModelCall
+from agentcache import CachedModel, ModelCall, keys
 from agentcache.control import current_controls
 from agentcache.entry import decode, encode
 from agentcache.keys import canonical_json, input_json, model_identity, settings_part, tools_part
@@ -619,6 +619,17 @@ async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
     async def key_settings() -> object:
         return settings_part(settings)
 
+    # The head (every part but tools and input) of a call whose parts are plain values is
+    # remembered by a fingerprint of them; older versions built it on every call.
+    fingerprint = getattr(keys, "head_fingerprint", None)
+    remembered = getattr(keys, "head_json", None)
+
+    async def key_head() -> object:
+        if fingerprint is None or remembered is None:
+            return canonical_json(first._head)
+        f = fingerprint(identity, "default", None, instructions, settings, None, None, None, None)
+        return remembered(f, lambda: head)
+
     async def key_digest() -> object:
         return hashlib.sha256(canonical_json(head)).hexdigest()
 
@@ -634,8 +645,9 @@ async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
             ("key", "key: new ModelCall + .key"),
             ("key_input", "  key: input_json (20 items)"),
             ("key_tools", "  key: tools_part (5 tools, memoized)"),
-            ("key_settings", "  key: settings_part"),
-            ("key_digest", "  key: other parts (JSON + SHA-256)"),
+            ("key_head", "  key: head (fingerprint, remembered)"),
+            ("key_settings", "  key: settings_part (head not remembered)"),
+            ("key_digest", "  key: head JSON + SHA-256 (not remembered)"),
             ("lookup", "lookup: guarded memory store get"),
             ("decoded", "decode: the kept decoded entry"),
             ("to_response", "response: to_response"),
@@ -649,6 +661,7 @@ async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
         "key": build_key,
         "key_input": key_input,
         "key_tools": key_tools,
+        "key_head": key_head,
         "key_settings": key_settings,
         "key_digest": key_digest,
         "lookup": lookup,
@@ -847,7 +860,9 @@ def report(e2e: dict[str, Any], hit: dict[str, Any], memory: dict[str, Any], mod
         f"goal <= {HIT_GOAL_US:.0f} us"
     )
     print("  where the time goes (p50 of each part alone):")
-    for name in ("key", "key_input", "key_tools", "key_settings", "key_digest", "lookup"):
+    for name in ("key", "key_input", "key_tools", "key_head", "key_settings", "key_digest"):
+        print_series(s[name])
+    for name in ("lookup",):
         print_series(s[name])
     print_series(s["decoded"], "(per hit)")
     print_series(s["to_response"])
@@ -1007,7 +1022,8 @@ _COLORS = {
 def chart(bars: Sequence[tuple[str, dict[str, float]]], goal_us: float, path: str) -> None:
     """Horizontal stacked bars of the hit-path breakdown (p50 us), one per run."""
     width, left, right, top, bar_h, gap = 1000, 150, 40, 70, 46, 26
-    height = top + len(bars) * (bar_h + gap) + 110
+    legend_rows = (len(_COLORS) + 1) // 2
+    height = top + len(bars) * (bar_h + gap) + 60 + legend_rows * 28
     c = Canvas(width, height)
     c.text(20, 18, "agentcache exact hit: where the time goes (p50 us, 20 items, 5 tools)")
     top_total = max(sum(max(v, 0.0) for v in parts.values()) for _, parts in bars)
@@ -1044,12 +1060,11 @@ def chart(bars: Sequence[tuple[str, dict[str, float]]], goal_us: float, path: st
     for yy in range(top - 8, axis_y, 8):
         c.rect(gx - 1, yy, 2, 4, (219, 68, 55))
     c.text(gx + 6, top - 24, f"goal {goal_us:.0f}", (219, 68, 55))
-    x, y = left, axis_y + 50
-    for name, color in _COLORS.items():
+    column = (width - left - right) // 2
+    for i, (name, color) in enumerate(_COLORS.items()):
+        x, y = left + (i % 2) * column, axis_y + 50 + (i // 2) * 28
         c.rect(x, y, 18, 18, color)
-        x = c.text(x + 26, y + 2, BREAKDOWN_PARTS[name]) + 30
-        if x > width - 260:
-            x, y = left, y + 28
+        c.text(x + 26, y + 2, BREAKDOWN_PARTS[name])
     with open(path, "wb") as f:
         f.write(c.png())
 
@@ -1074,15 +1089,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--before",
         metavar="JSON",
-        help="with --chart: also draw the breakdown of an earlier run (its --json output)",
+        help="with --chart: also draw the breakdown of an earlier run (its --json output; "
+        'an optional "label" names its bar)',
     )
     parser.add_argument("--label", default="after", help="with --chart: this run's bar label")
     args = parser.parse_args(argv)
     mode = "quick" if args.quick else "full"
     before: dict[str, float] | None = None
+    before_label = "before"
     if args.before:  # read first: a bad file should not cost a whole run
         with open(args.before, encoding="utf-8") as f:
-            before = json.load(f)["hit_overhead"]["breakdown_p50_us"]
+            doc = json.load(f)
+        before = doc["hit_overhead"]["breakdown_p50_us"]
+        before_label = str(doc.get("label", before_label))
     started = time.perf_counter()
     try:
         results = asyncio.run(run_phases(args.quick))
@@ -1102,7 +1121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             json.dump(doc, f, indent=2)
         progress(f"wrote {args.json}")
     if args.chart:
-        bars = [("before", before)] if before else []
+        bars = [(before_label, before)] if before else []
         bars.append((args.label, results["hit_overhead"]["breakdown_p50_us"]))
         chart(bars, HIT_GOAL_US, args.chart)
         progress(f"wrote {args.chart}")

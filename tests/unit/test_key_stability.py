@@ -11,7 +11,9 @@ input) never serves a stale part after the caller mutated an object it passed be
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any
@@ -438,3 +440,14 @@ def test_remembered_heads_follow_every_change() -> None:
     check(output_schema=AgentOutputSchema(Answer))
     # 29 distinct heads above (temperature 1 and 1.0 are one setting; the repeats are repeats)
     assert len(seen) == 29
+
+
+def test_model_call_init_takes_every_field() -> None:
+    """``ModelCall.__init__`` is written out (one dict, not 16 frozen setattrs): it must keep
+    taking every field, in order, so ``dataclasses.replace`` and callers keep working."""
+    params = list(inspect.signature(ModelCall.__init__).parameters)[1:]
+    assert params == [f.name for f in dataclasses.fields(ModelCall)]
+    c = call(key_extras={"v": 1})
+    assert all(getattr(c, f.name) is not None for f in dataclasses.fields(ModelCall)[-2:])
+    other = dataclasses.replace(c, namespace="other")
+    assert other.namespace == "other" and other.key_extras == {"v": 1} and other.key != c.key
