@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import itertools
 import statistics
 import sys
@@ -29,7 +28,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from agents import Agent, RunConfig, Runner, function_tool, set_tracing_disabled
@@ -37,6 +35,7 @@ from agents.items import ModelResponse
 from agents.models.interface import Model
 from agents.testing import assistant_message, function_call
 from agents.usage import Usage
+from bench_redis import redis_server_module
 
 from agentcache import CachedModel
 
@@ -78,14 +77,6 @@ class PendingWrites(CachedModel):
 
     async def _cleanup_on_run_end(self, owner: object) -> None:
         await self.model._cleanup_on_run_end(owner)
-
-
-def redis_server_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("redis_server", ROOT / "scripts/redis_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 async def measure(url: str, turns: int, rounds: int) -> dict[str, list[float]]:

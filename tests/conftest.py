@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,15 +23,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def _redis_server_module() -> ModuleType:
     """``scripts/redis_server.py``, which provisions Redis from wheels (idempotent)."""
-    path = Path(__file__).parents[1] / "scripts" / "redis_server.py"
-    spec = importlib.util.spec_from_file_location("agentcache_redis_server", path)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
+    from tests.support import load_script
+
+    return load_script("redis_server")
 
 
 @pytest.fixture(scope="session")

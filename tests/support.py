@@ -8,8 +8,12 @@ way a real provider does.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
+import sys
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from agents import Agent, ModelSettings, function_tool
@@ -168,3 +172,17 @@ def weather_agent(**overrides: Any) -> Agent[Any]:
     }
     options.update(overrides)
     return Agent(**options)
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a module, loaded once per process (the scripts are not a
+    package: they run on their own, and the tests import them like this)."""
+    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"agentcache_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.get(spec.name)
+    if module is None:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ bounds a delay guarantees, or orders of magnitude."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeout
 
+from tests.support import load_script
+
 SCRIPT = Path(__file__).parents[2] / "scripts" / "fault_proxy.py"
 
 
 def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("agentcache_fault_proxy", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = sys.modules.get(spec.name)
-    if module is None:
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-    return module
+    return load_script("fault_proxy")
 
 
 @pytest.fixture
