@@ -12,6 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agentcache_semantic.config import SemanticConfig as SemanticConfig
+
     from .call import CallState, ModelCall, explain_difference
     from .chain import Handler, Stage, StageContext, build_chain
     from .config import CacheConfig
@@ -130,14 +132,32 @@ _LAZY: dict[str, str] = {
 }
 
 
+# Names from the extras' plugins: not in ``__all__`` (``from agentcache import *`` must work
+# without them), imported on first use with the install hint if the extra is missing.
+_FROM_EXTRAS: dict[str, tuple[str, str]] = {
+    "SemanticConfig": ("agentcache_semantic.config", "semantic"),
+}
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    elif name in _FROM_EXTRAS:
+        module, extra = _FROM_EXTRAS[name]
+        try:
+            value = getattr(importlib.import_module(module), name)
+        except ImportError as exc:
+            raise ImportError(
+                f"agentcache.{name} needs the {extra} extra: "
+                f"pip install 'agentcache-middleware[{extra}]' ({exc})",
+                name=module,
+            ) from exc
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return sorted({*globals(), *__all__, *_FROM_EXTRAS})

@@ -476,6 +476,13 @@ async def cmd_clear(store: Store, args: argparse.Namespace) -> int:
     scope = f"namespace {args.namespace!r}" if args.namespace else "every namespace"
     confirm(f"remove the entries of {scope} from {redact_url(args.store)}?", args.yes)
     removed = await store.clear(args.namespace)
+    # What plugins keep about the entries (the semantic index in the same Redis): not for a
+    # file store, whose in-process index lives and dies with the process that built it.
+    if args.store.partition("://")[0] not in ("file", "memory"):
+        from .plugins import get_plugins
+
+        for clear in get_plugins().store_clearers(store):
+            await clear(args.namespace)
     if args.json:
         _json({"removed": removed})
     else:

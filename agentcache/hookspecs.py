@@ -15,7 +15,7 @@ See ``examples/agentcache_example_plugin`` for a complete third-party plugin.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -34,6 +34,7 @@ hookimpl = pluggy.HookimplMarker("agentcache")
 StoreFactory = Callable[[str], "Store"]
 SemanticGuard = Callable[[str, str], "str | None"]
 OptionCheck = Callable[[Any], object]
+Clear = Callable[[str | None], Awaitable[object]]
 
 
 @hookspec(firstresult=True)
@@ -73,7 +74,9 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage] | None:
     Called once per :class:`~agentcache.CachedModel` when its chain is built. ``context`` gives
     the model's guarded store, stats, configuration and background scheduler. Each stage has an
     ``order``; the chain runs stages in ascending order (see ``agentcache.chain`` for the
-    built-in positions) and each stage awaits ``call_next(call)`` to continue.
+    built-in positions) and each stage awaits ``call_next(call)`` to continue. A stage with
+    something slow to get ready (a model to load) may have ``async def warmup(self)``, which
+    ``await cached.warmup()`` awaits: start the work when the stage is built, finish it there.
     """
 
 
@@ -124,6 +127,20 @@ def agentcache_options() -> Mapping[str, OptionCheck] | None:
     Both run when a cached model is built, so a typo in a name, or a bad value, is one clear
     error there instead of a silent no-op found in production. Prefix your names with your
     plugin's; a later registration of a name replaces an earlier one.
+    """
+
+
+@hookspec
+def agentcache_store_clearers(store: Store) -> Iterable[Clear] | None:
+    """Return what else to clear when a namespace of ``store`` is cleared.
+
+    A plugin that keeps data about a store's entries outside them (the semantic layer keeps
+    their prompts in a vector index) returns async functions ``clear(namespace)`` that remove
+    it (``namespace=None``: every namespace's). ``CachedModel.clear`` and ``agentcache clear``
+    await each one after the store's own ``clear``, so a cleared namespace leaves nothing of
+    its users' words behind. ``store`` is the store as given (wrappers such as ``SignedStore``
+    included); return ``None`` for a store you keep nothing about. The hook itself only
+    returns the functions: keep it cheap, and let them raise if they fail (the clear fails).
     """
 
 

@@ -96,7 +96,7 @@ class CachedModel(Model):
             key_extras=key_extras,
             stream_chunk_chars=stream_chunk_chars,
             stream_delay=stream_delay,
-            options={**(options or {}), **({"semantic": semantic} if semantic else {})},
+            options={**(options or {}), **({"semantic": semantic} if semantic is not None else {})},
         )
         self.plugins = plugins or get_plugins()
         self.plugins.check_options(self.config.options)
@@ -242,9 +242,22 @@ class CachedModel(Model):
         await self._background.flush()
 
     async def clear(self, namespace: str | None = None) -> int:
-        """Remove this namespace's entries (every namespace's with ``namespace=None``)."""
+        """Remove this namespace's entries (every namespace's with ``namespace=None``), and what
+        plugins keep about them (the semantic layer's indexed prompts); how many entries."""
         await self.flush()
-        return await self.store.clear(namespace)
+        removed = await self.store.clear(namespace)
+        for clear in self.plugins.store_clearers(self.store):
+            await clear(namespace)
+        return removed
+
+    async def warmup(self) -> None:
+        """Get the stages ready before the first call: the semantic layer's local embedding
+        model, loading in the background since the model was built, is loaded when this returns
+        (an error if it cannot be). Without it, the first lookups may wait for it and miss."""
+        for stage in self.stages:
+            warmup = getattr(stage, "warmup", None)
+            if warmup is not None:
+                await warmup()
 
     async def close(self) -> None:
         await self.flush()

@@ -103,6 +103,13 @@ class Plugins:
             schemes.update(mapping or {})
         return schemes
 
+    def store_clearers(self, store: Store) -> list[hookspecs.Clear]:
+        """What clears the plugins' data about ``store``'s entries, with the store's ``clear``."""
+        groups: list[Iterable[hookspecs.Clear] | None] = self._each(
+            "agentcache_store_clearers", store=store
+        )
+        return [clear for group in groups if group for clear in group]
+
     def check_options(self, options: Mapping[str, Any]) -> None:
         """Every option is one a plugin declared, with a value its check accepts."""
         checks: dict[str, hookspecs.OptionCheck] = {}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from agentcache.config import check_bool, check_int, check_number
 
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, Guard
 from .index import VectorIndex
+from .vectorizer import check as check_vectorizer
 
 if TYPE_CHECKING:
     from agentcache.plugins import Plugins
@@ -27,7 +28,9 @@ class SemanticConfig:
     """In shadow mode, the cosine two differing answer texts need (besides the same tool calls
     and no guard veto) to count as agreeing."""
     vectorizer: Any = None
-    """A callable (sync or async), a RedisVL vectorizer, or None for the local model."""
+    """A callable (sync or async), a RedisVL vectorizer, None for the local model, or "onnx" /
+    "onnx-int8" for the local model run by onnxruntime. Checked here; loaded in the background
+    once a cached model uses it (``await cached.warmup()`` waits for it)."""
     embed_timeout: float = 5.0
     """Seconds an embedding may take (the first one loads a local model) before the lookup
     gives up and the call goes on as a plain miss (its answer is still indexed: embedded again
@@ -54,6 +57,14 @@ class SemanticConfig:
         if unknown:
             known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})
             raise ValueError(f"unknown guards {sorted(unknown)}; known: {known}")
+        check_vectorizer(self.vectorizer)
+        index = self.index
+        missing = [m for m in ("add", "search", "delete") if not callable(getattr(index, m, None))]
+        if index is not None and missing:
+            raise ValueError(
+                f"index must be a vector index (async add, search, delete; missing: "
+                f"{', '.join(missing)}), got {self.index!r}; None picks one for the store"
+            )
 
     def guard_list(self, plugins: Plugins | None) -> list[tuple[str, Guard]]:
         """The built-in guards selected by ``guards`` (default: all), then every plugin's."""
@@ -71,5 +82,12 @@ class SemanticConfig:
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
+            known = [f.name for f in fields(cls)]
+            unknown = [k for k in value if k not in known]
+            if unknown:
+                raise ValueError(f"unknown semantic settings {unknown}; known: {known}")
             return cls(**value)
-        raise TypeError(f"semantic= takes True, a dict or a SemanticConfig, got {value!r}")
+        raise TypeError(
+            f"semantic= takes True, False, None, a dict of SemanticConfig settings or a "
+            f"SemanticConfig, got {value!r} ({type(value).__name__})"
+        )

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import sys
 import weakref
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentcache.chain import Stage, StageContext
-from agentcache.hookspecs import OptionCheck, hookimpl
+from agentcache.hookspecs import Clear, OptionCheck, hookimpl
+from agentcache.stores.base import Store
 
 from .config import SemanticConfig
 from .index import InProcessIndex, VectorIndex
 from .stage import SemanticStage
-from .vectorizer import identify, resolve
+from .vectorizer import identify, preload, resolve
+
+if TYPE_CHECKING:
+    from agentcache_redis.store import RedisStore
+
+    from .redis_index import RedisVLIndex
 
 
 @hookimpl
@@ -25,9 +32,30 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
     if config is None:
         return []
     guards = config.guard_list(context.plugins)
-    index = config.index if config.index is not None else _default_index(context)
+    if config.index is not None:
+        index = config.index
+        with contextlib.suppress(TypeError):  # a store that cannot be weakly referenced
+            _GIVEN.setdefault(context.store.store, {})[id(index)] = index
+    else:
+        index = _default_index(context)
     embed, space = resolve(config.vectorizer), identify(config.vectorizer)
+    preload(embed)  # a local model loads in the background from now on
     return [SemanticStage(context, config, index, embed, guards, space)]
+
+
+@hookimpl
+def agentcache_store_clearers(store: Store) -> list[Clear]:
+    """The prompts indexed for the store's entries: in this process (the in-process index, an
+    index given in ``SemanticConfig``) and, for a Redis store, in its Redis."""
+    indexes: list[Any] = []
+    with contextlib.suppress(TypeError):
+        indexes += [*_GIVEN.get(store, {}).values(), _INDEXES.get(store)]
+    redis = _redis_of(store)
+    if redis is not None:
+        with contextlib.suppress(ImportError):  # without redisvl, no RedisVL index was made
+            indexes.append(_redis_index(redis))
+    unique = {id(index): index for index in indexes if index is not None}.values()
+    return [index.clear for index in unique if callable(getattr(index, "clear", None))]
 
 
 @hookimpl
@@ -67,23 +95,35 @@ def _semantic_command(args: argparse.Namespace) -> int:
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or
 # yours) share its semantic entries too, as they would through Redis.
 _INDEXES: weakref.WeakKeyDictionary[object, InProcessIndex] = weakref.WeakKeyDictionary()
+# The indexes given in SemanticConfig(index=...), by store: cleared with the store.
+_GIVEN: weakref.WeakKeyDictionary[object, dict[int, VectorIndex]] = weakref.WeakKeyDictionary()
 
 
 def _default_index(context: StageContext) -> VectorIndex:
     """RedisVL in the model's Redis when its store is a (single-server) RedisStore, else an
     in-process index shared by every model on the same store object."""
     store = context.store.store
-    try:
-        from agentcache_redis.hooks import find_redis_store
-    except ImportError:
-        redis = None
-    else:
-        redis = find_redis_store(store)
-    if redis is None or redis.cluster:  # the search module does not span a cluster here
+    redis = _redis_of(store)
+    if redis is None:
         try:
             return _INDEXES.setdefault(store, InProcessIndex())
         except TypeError:  # a store that cannot be weakly referenced
             return InProcessIndex()
+    return _redis_index(redis)
+
+
+def _redis_of(store: Store) -> RedisStore | None:
+    """The single-server RedisStore under ``store``'s wrappers, if any (the search module does
+    not span a cluster here: a cluster store gets the in-process index)."""
+    try:
+        from agentcache_redis.hooks import find_redis_store
+    except ImportError:
+        return None
+    redis = find_redis_store(store)
+    return None if redis is None or redis.cluster else redis
+
+
+def _redis_index(redis: RedisStore) -> RedisVLIndex:
     from .redis_index import RedisVLIndex
 
     # named after the store's prefix: two prefixes in one Redis are two separate indexes

