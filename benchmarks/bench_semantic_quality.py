@@ -7,8 +7,9 @@ and an unrelated prompt must not hit anything.
 
     python benchmarks/bench_semantic_quality.py [--probes FILE] [--threshold 0.80] [--top-k 3]
 
-Prints, for the plain nearest-neighbour threshold and for the guarded match, precision, recall,
-false-hit rate and the vetoes by kind, then a threshold sweep (0.70..0.95) of both.
+Prints, for the plain nearest-neighbour threshold, for the guards alone (each one vetoes; the
+behaviour before the verifier) and for the default (hard vetoes, then the verifier), precision,
+recall, false-hit rate and the vetoes by kind, then a threshold sweep (0.70..0.95) of all three.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "plugins"))
 
 from agentcache_semantic.config import SemanticConfig  # noqa: E402
-from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, check  # noqa: E402
+from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS  # noqa: E402
+from agentcache_semantic.verifier import builtin  # noqa: E402
+from agentcache_semantic.verifier import decide as verify  # noqa: E402
 
 
 def load_model(vectorizer: str) -> Any:
@@ -66,6 +69,9 @@ def main() -> int:
     )
     parser.add_argument("--guards", help="comma-separated built-in guards (default: all)")
     parser.add_argument(
+        "--min-probability", type=float, default=None, help="the verifier's cutoff (default: 0.95)"
+    )
+    parser.add_argument(
         "--vectorizer",
         choices=["torch", "onnx", "onnx-int8"],
         default="torch",
@@ -91,21 +97,28 @@ def main() -> int:
     names = args.guards.split(",") if args.guards else list(BUILTIN_GUARDS)
     guards = [(name, {**BUILTIN_GUARDS, **OPTIONAL_GUARDS}[name]) for name in names]
 
-    def decide(qi: int, threshold: float, guarded: bool) -> tuple[int | None, str | None]:
-        order = np.argsort(-sims[qi])[: args.top_k if guarded else 1]
+    verifier = builtin()
+
+    def decide(qi: int, threshold: float, mode: str) -> tuple[int | None, str | None]:
+        """mode: "plain" (nearest neighbour), "guarded" (every guard vetoes, no verifier) or
+        "verified" (the default: hard vetoes, then the verifier)."""
+        order = np.argsort(-sims[qi])[: args.top_k if mode != "plain" else 1]
         veto = None
         for bi in order:
             if sims[qi, bi] < threshold:
                 break
-            if not guarded:
+            if mode == "plain":
                 return int(bi), None
-            verdict = check(queries[qi][0], bases[bi], guards)
-            if verdict.vetoed_by is None:
+            verdict = verify(
+                queries[qi][0], bases[bi], float(sims[qi, bi]), guards,
+                verifier if mode == "verified" else None, args.min_probability,
+            )  # fmt: skip
+            if verdict.refused_by is None:
                 return int(bi), None
-            veto = veto or verdict.vetoed_by
+            veto = veto or verdict.refused_by
         return None, veto
 
-    def score(threshold: float, guarded: bool, show: int = 0) -> dict[str, Any]:
+    def score(threshold: float, guarded: str, show: int = 0) -> dict[str, Any]:
         hits = correct = para = para_hit = negatives = false_hits = 0
         vetoes: Counter[str] = Counter()
         false_by_kind: Counter[str] = Counter()
@@ -142,8 +155,12 @@ def main() -> int:
 
     kinds = Counter(k for _, _, k in queries)
     print(f"probe set: {len(groups)} groups, queries by kind: {dict(kinds)}")
-    for guarded in (False, True):
-        label = f"guarded (top-{args.top_k})" if guarded else "plain nearest neighbour"
+    labels = {
+        "plain": "plain nearest neighbour",
+        "guarded": f"guards veto, no verifier (top-{args.top_k})",
+        "verified": f"the default: hard vetoes + verifier (top-{args.top_k})",
+    }
+    for guarded, label in labels.items():
         print(f"\n{label} at cosine >= {args.threshold}: wrong decisions")
         r = score(args.threshold, guarded, args.show)
         print(
@@ -151,25 +168,29 @@ def main() -> int:
             f"false-hit rate {r['false_hit_rate']:.3f}  ({r['hits']} hits)"
         )
         print(f"  false hits by kind: {r['false_by_kind']}")
-        if guarded:
+        if guarded != "plain":
             print(f"  vetoes (query kind -> guard): {r['vetoes']}")
-    print("\nthreshold sweep (guarded: the same top-k and guards as above)")
-    print("  cosine | plain: precision recall false-hit | guarded: precision recall false-hit")
-    best: tuple[float, float] | None = None  # (recall, threshold) with precision >= 0.99
+    print("\nthreshold sweep (the same top-k and guards as above): precision recall false-hit")
+    print("  cosine | plain               | guards veto         | default (verifier)")
+    best: dict[str, tuple[float, float]] = {}  # mode -> (recall, threshold), precision >= 0.99
     for t in np.arange(0.70, 0.951, 0.025):
-        p, g = score(float(t), False), score(float(t), True)
+        row = {mode: score(float(t), mode) for mode in labels}
         print(
-            f"  {t:.3f}  |   {p['precision']:.3f} {p['recall']:.3f} {p['false_hit_rate']:.3f}"
-            f"          |   {g['precision']:.3f} {g['recall']:.3f} {g['false_hit_rate']:.3f}"
+            f"  {t:.3f}  | "
+            + " | ".join(
+                f"{r['precision']:.3f} {r['recall']:.3f} {r['false_hit_rate']:.3f}"
+                for r in row.values()
+            )
         )
-        if g["precision"] >= 0.99 and (best is None or g["recall"] > best[0]):
-            best = (g["recall"], float(t))
-    if best is None:
-        print("no threshold reaches guarded precision >= 0.99")
-    else:
-        print(
-            f"highest guarded recall with precision >= 0.99: {best[0]:.3f} at cosine {best[1]:.3f}"
-        )
+        for mode, r in row.items():
+            if r["precision"] >= 0.99 and r["recall"] > best.get(mode, (-1.0, 0.0))[0]:
+                best[mode] = (r["recall"], float(t))
+    for mode in ("guarded", "verified"):
+        if mode not in best:
+            print(f"{labels[mode]}: no threshold reaches precision >= 0.99")
+        else:
+            recall, t = best[mode]
+            print(f"{labels[mode]}: recall {recall:.3f} at precision >= 0.99, cosine {t:.3f}")
     return 0
 
 

@@ -37,6 +37,13 @@ class SemanticConfig:
     in the background, for up to four times as long)."""
     guards: Sequence[str] | None = None
     """Built-in guards to run (default: all); plugin guards always run."""
+    verifier: bool = True
+    """Read both prompts of a candidate with the learned verifier (``verifier.py``): the
+    guards become its features, and only those that rarely fire on real paraphrases still veto
+    outright. False: every guard vetoes, and the threshold alone decides the rest."""
+    min_probability: float | None = None
+    """The verifier's acceptance probability (default: the one shipped with its weights, 0.95;
+    lower serves more paraphrases and more near-misses)."""
     index: VectorIndex | None = None
     """A vector index object; default: RedisVL when the store is Redis, else in-process."""
 
@@ -47,6 +54,11 @@ class SemanticConfig:
             if value > 1.0:
                 raise ValueError(f"{name} is a cosine similarity in (0, 1], got {value!r}")
         check_bool("shadow", self.shadow)
+        check_bool("verifier", self.verifier)
+        if self.min_probability is not None:
+            check_number("min_probability", self.min_probability)
+            if self.min_probability >= 1.0:
+                raise ValueError(f"min_probability is in (0, 1), got {self.min_probability!r}")
         check_number("embed_timeout", self.embed_timeout)
         check_int("top_k", self.top_k, minimum=1)
         if self.guards is not None and (

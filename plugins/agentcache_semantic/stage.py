@@ -17,11 +17,12 @@ from agentcache.response import to_response
 from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
 from .config import SemanticConfig
-from .guards import Guard, check
+from .guards import Guard
 from .index import Candidate, InProcessIndex, Vector, VectorIndex, normalize
 from .scope import Scope, semantic_scope
 from .shadow import compare
 from .vectorizer import Embed, warmup
+from .verifier import Decision, builtin, decide
 
 log = logging.getLogger("agentcache.semantic")
 
@@ -53,6 +54,7 @@ class SemanticStage:
         self.config, self.index, self._embed, self._guards = config, index, embed, guards
         self._local_index = isinstance(index, InProcessIndex)
         """Searched in this process: no store I/O, so the store's failures do not skip it."""
+        self._verifier = builtin() if config.verifier else None
         self._space = space.encode()
         """The embedding space's name (``vectorizer.identify``), mixed into every context."""
 
@@ -91,13 +93,19 @@ class SemanticStage:
             self._stats.count("errors", "semantic")
             self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:
-            entry, candidate, passed = match
+            entry, candidate, verdict = match
+            passed = verdict.passed
             decision = {
                 "layer": "semantic",
                 "prompt": scope.text,
                 "matched_prompt": candidate.prompt,
                 "similarity": round(candidate.similarity, 4),
                 "guards": passed,
+                **(
+                    {}
+                    if verdict.probability is None
+                    else {"probability": round(verdict.probability, 4)}
+                ),
             }
             call.state.info.update(decision)
             if not self.config.shadow:
@@ -150,21 +158,29 @@ class SemanticStage:
 
     async def _match(
         self, call: ModelCall, scope: Scope, candidates: list[Candidate]
-    ) -> tuple[Entry, Candidate, tuple[str, ...]] | None:
+    ) -> tuple[Entry, Candidate, Decision] | None:
         for candidate in candidates:
             if candidate.digest == call.key.digest:
                 continue  # the exact entry itself: the exact layer already missed it
-            verdict = check(scope.text, candidate.prompt, self._guards)
-            if verdict.vetoed_by is not None:
-                self._stats.count("semantic", f"vetoed:{verdict.vetoed_by}")
+            verdict = decide(
+                scope.text, candidate.prompt, candidate.similarity, self._guards,
+                self._verifier, self.config.min_probability,
+            )  # fmt: skip
+            if verdict.refused_by is not None:
+                self._stats.count("semantic", f"vetoed:{verdict.refused_by}")
                 self._stats.explain(
                     {
                         "layer": "semantic",
-                        "vetoed": verdict.vetoed_by,
-                        "guard": self._guards[len(verdict.passed)][0],
+                        "vetoed": verdict.refused_by,
+                        "guard": verdict.guard,
                         "prompt": scope.text,
                         "matched_prompt": candidate.prompt,
                         "similarity": round(candidate.similarity, 4),
+                        **(
+                            {}
+                            if verdict.probability is None
+                            else {"probability": round(verdict.probability, 4)}
+                        ),
                     }
                 )
                 continue
@@ -178,5 +194,5 @@ class SemanticStage:
                     self.index.delete(call.namespace, candidate.digest), "semantic_index"
                 )
                 continue
-            return entry, candidate, verdict.passed
+            return entry, candidate, verdict
         return None

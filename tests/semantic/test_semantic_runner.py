@@ -8,8 +8,9 @@ import threading
 from typing import Any
 
 import pytest
-from agentcache_semantic import BUILTIN_GUARDS, LocalModel, SemanticConfig
+from agentcache_semantic import LocalModel, SemanticConfig
 from agentcache_semantic.vectorizer import identify
+from agentcache_semantic.verifier import builtin
 from agents import Agent, RunConfig, Runner
 from agents.items import ModelResponse
 from agents.models.interface import Model
@@ -163,7 +164,9 @@ async def test_a_hit_explains_itself_in_stats_and_logs(caplog: pytest.LogCapture
     assert decision["prompt"] == "What's the capital city of Australia?"
     assert decision["matched_prompt"] == "What is the capital of Australia?"
     assert 0.85 <= decision["similarity"] < 1.0
-    assert set(decision["guards"]) == set(BUILTIN_GUARDS)
+    # the hard vetoes passed, then the verifier accepted (the other guards were its features)
+    assert set(decision["guards"]) == {*builtin().hard_vetoes, "verifier"}
+    assert builtin().cutoff <= decision["probability"] <= 1.0
     info, debug = [r for r in caplog.records if r.name == "agentcache.semantic"]
     assert info.levelno == logging.INFO and "semantic hit 0." in info.getMessage()
     assert "Australia" not in info.getMessage()  # prompts are the users' words: DEBUG only
@@ -205,7 +208,7 @@ async def test_plugins_add_guards_through_the_hook() -> None:
     assert await ask(cached, "How can I clone the repository?") == (
         "answer to: How do I clone the repository?"
     )
-    assert cached.stats().recent[-1]["guards"][-2:] == ("git_verb", "broken")
+    assert cached.stats().recent[-1]["guards"][-3:] == ("git_verb", "broken", "verifier")
     # a guard that raises vetoes: it may cost a hit, never serve a wrong one
     assert await ask(cached, "Please, how do I clone the repository?") == (
         "answer to: Please, how do I clone the repository?"
