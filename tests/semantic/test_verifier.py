@@ -61,3 +61,16 @@ def test_weights_trained_on_other_features_are_refused(tmp_path: Path) -> None:
 def test_min_probability_is_checked(bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match="min_probability"):
         SemanticConfig(min_probability=bad)  # type: ignore[arg-type]
+
+
+async def test_agentcache_semantic_explains_the_verifier_as_the_stage_decides() -> None:
+    from agentcache_semantic.explain import explain_match
+
+    from tests.semantic.test_semantic_runner import EMBED
+
+    new, cached = "What was the former capital of Australia?", "What is the capital of Australia?"
+    report = await explain_match(new, cached, SemanticConfig(vectorizer=EMBED.embed))
+    assert not report.hits and report.decision.refused_by == "verifier"
+    assert "verifier       probability" in str(report) and "below the cutoff" in str(report)
+    old = await explain_match(new, cached, SemanticConfig(vectorizer=EMBED.embed, verifier=False))
+    assert old.hits
