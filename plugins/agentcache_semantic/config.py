@@ -44,6 +44,11 @@ class SemanticConfig:
     min_probability: float | None = None
     """The verifier's acceptance probability (default: the one shipped with its weights, 0.95;
     lower serves more paraphrases and more near-misses)."""
+    max_error: float | None = None
+    """A bound on the rate of wrong semantic hits (0.01: one in a hundred), learned from your
+    traffic (``bound.py``): until the evidence covers a candidate, the model is called and its
+    answer compared with the cached one, and a candidate is served only where the observed
+    wrong rate's upper bound is under ``max_error``. None: the verifier's cutoff decides."""
     index: VectorIndex | None = None
     """A vector index object; default: RedisVL when the store is Redis, else in-process."""
 
@@ -55,6 +60,10 @@ class SemanticConfig:
                 raise ValueError(f"{name} is a cosine similarity in (0, 1], got {value!r}")
         check_bool("shadow", self.shadow)
         check_bool("verifier", self.verifier)
+        if self.max_error is not None:
+            check_number("max_error", self.max_error)
+            if self.max_error >= 1.0:
+                raise ValueError(f"max_error is a rate in (0, 1), got {self.max_error!r}")
         if self.min_probability is not None:
             check_number("min_probability", self.min_probability)
             if self.min_probability >= 1.0:

@@ -16,6 +16,7 @@ from agentcache.guard import with_timeout
 from agentcache.response import to_response
 from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
+from .bound import ErrorBound
 from .config import SemanticConfig
 from .guards import Guard
 from .index import Candidate, InProcessIndex, Vector, VectorIndex, normalize
@@ -23,6 +24,10 @@ from .scope import Scope, semantic_scope
 from .shadow import compare
 from .vectorizer import Embed, warmup
 from .verifier import Decision, builtin, decide
+
+BOUND_FLOOR = 0.5
+"""With ``max_error`` and the verifier, candidates under this probability are refused outright;
+the ones above are served or explored as the learned bound says."""
 
 log = logging.getLogger("agentcache.semantic")
 
@@ -55,6 +60,14 @@ class SemanticStage:
         self._local_index = isinstance(index, InProcessIndex)
         """Searched in this process: no store I/O, so the store's failures do not skip it."""
         self._verifier = builtin() if config.verifier else None
+        self._bound = None if config.max_error is None else ErrorBound(
+            config.max_error, self._store, self._stats, embed, guards,
+            config.shadow_agreement, config.embed_timeout,
+        )  # fmt: skip
+        """With ``max_error``: a candidate the learned bound does not cover is explored."""
+        self._floor = config.min_probability
+        if self._bound is not None and self._floor is None:
+            self._floor = BOUND_FLOOR  # the learned bound decides above it
         self._space = space.encode()
         """The embedding space's name (``vectorizer.identify``), mixed into every context."""
 
@@ -108,7 +121,13 @@ class SemanticStage:
                 ),
             }
             call.state.info.update(decision)
-            if not self.config.shadow:
+            score = candidate.similarity if verdict.probability is None else verdict.probability
+            explore = self._bound is not None and not await self._bound.serve(
+                call.namespace, score, candidate.digest
+            )
+            if explore:
+                self._stats.explain({**decision, "explored": True})
+            elif not self.config.shadow:
                 call.state.outcome, call.state.layer, call.state.entry = "hit", "semantic", entry
                 self._stats.explain(decision)
                 # The similarity at INFO; the prompts only at DEBUG (logs are shipped and
@@ -121,7 +140,12 @@ class SemanticStage:
                 log.debug("agentcache: semantic hit %r ~ %r", scope.text, candidate.prompt)
                 return to_response(entry, replay_usage=self._replay_usage)
         response = await call_next(call)
-        if match is not None:  # shadow mode: judged off the caller's path
+        if match is not None and explore and self._bound is not None:  # learned off the path
+            learn = self._bound.learn(
+                call.namespace, score, candidate.digest, response.output, match[0]
+            )
+            self._background.spawn(learn, "semantic_bound", run_waits=False)
+        elif match is not None:  # shadow mode: judged off the caller's path
             self._background.spawn(
                 self._shadow(decision, response.output, match[0]),
                 "semantic_shadow",
@@ -164,7 +188,7 @@ class SemanticStage:
                 continue  # the exact entry itself: the exact layer already missed it
             verdict = decide(
                 scope.text, candidate.prompt, candidate.similarity, self._guards,
-                self._verifier, self.config.min_probability,
+                self._verifier, self._floor,
             )  # fmt: skip
             if verdict.refused_by is not None:
                 self._stats.count("semantic", f"vetoed:{verdict.refused_by}")
