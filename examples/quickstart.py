@@ -5,6 +5,10 @@
 With OPENAI_API_KEY set it uses a real OpenAI model (gpt-4.1-mini, or $AGENTCACHE_DEMO_MODEL).
 Without it, a LOCAL SCRIPTED MODEL stands in, with a realistic delay per turn, so the demo runs
 anywhere with no key and no network.
+
+With AGENTCACHE_LLM_BASE_URL set (any OpenAI-compatible Chat Completions server's /v1 root) it
+uses that server's model; `scripts/demo --local-llm` starts a real local LLM (llama.cpp with
+Gemma 3 270M) and sets it.
 """
 
 from __future__ import annotations
@@ -57,6 +61,15 @@ class LocalScriptedModel(Model):
 
 
 def inner_model() -> tuple[Model, str]:
+    base_url = os.environ.get("AGENTCACHE_LLM_BASE_URL")
+    if base_url:
+        from agents import OpenAIChatCompletionsModel
+        from openai import AsyncOpenAI
+
+        set_tracing_disabled(True)  # a local server: no platform to export traces to
+        client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "unused"))
+        name = os.environ.get("AGENTCACHE_DEMO_MODEL", "local")
+        return OpenAIChatCompletionsModel(name, client), f"local LLM at {base_url}"
     if os.environ.get("OPENAI_API_KEY"):
         from agents import OpenAIResponsesModel
         from openai import AsyncOpenAI
