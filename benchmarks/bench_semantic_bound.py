@@ -27,13 +27,14 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "plugins")]
 
+from agentcache_semantic.bound import CALIBRATION, EDGES, Calibration  # noqa: E402
 from agents import Agent, ModelResponse, RunConfig, Runner, set_tracing_disabled  # noqa: E402
 from agents.models.interface import Model  # noqa: E402
 from agents.testing import assistant_message  # noqa: E402
 from agents.usage import Usage  # noqa: E402
 from bench_semantic_qqp import DATA, MemoEmbed, _last_user_text, load_split  # noqa: E402
 
-from agentcache import CachedModel, SemanticConfig  # noqa: E402
+from agentcache import CachedModel, CacheKey, SemanticConfig  # noqa: E402
 
 
 class ClassAnswers(Model):
@@ -96,6 +97,11 @@ async def run(label: str, config: dict[str, Any], prompts: list[str], classes: d
             + (f" {explored:>8}" if name == "all" else "")
         )
     print(f"  {'':<22} ({time.perf_counter() - start:.0f} s; {dict(semantic)})")
+    raw = await cached.store.get(CacheKey(cached.config.namespace, CALIBRATION))
+    if raw is not None:
+        calibration = Calibration.loads(raw)
+        bins = zip((0.0, *EDGES), calibration.seen, calibration.wrong, strict=True)
+        print("  " + " ".join(f"[{lo:.2f}: {w}/{n}]" for lo, n, w in bins))
 
 
 async def main_async(args: argparse.Namespace) -> int:
