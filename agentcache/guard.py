@@ -31,6 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from .stats import Stats
@@ -140,7 +141,12 @@ class GuardedStore:
 
     async def get(self, key: CacheKey) -> bytes | None:
         if self._in_process:
-            return await self.run("get", lambda: self.store.get(key), None)
+            if self._failures or self._open_until:  # the breaker has a say: the full path
+                return await self.run("get", lambda: self.store.get(key), None)
+            try:  # no timer, no scope: what ``run`` does with a healthy in-process store
+                return await self.store.get(key)
+            except Exception as exc:  # counted, logged and told to the breaker as by ``run``
+                return await self.run("get", partial(_raise, exc), None)
         shared = self._gets.get(key)
         if shared is not None:  # the same lookup is on its way: wait for its answer
             return await self._share(shared)
@@ -278,6 +284,10 @@ class GuardedStore:
         text = (msg + extra) % args
         # Escaped: a lone surrogate from a user's input would break a UTF-8 log handler.
         log.warning("agentcache: %s", text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+async def _raise(exc: Exception) -> None:
+    raise exc
 
 
 async def _true(awaitable: Awaitable[None]) -> bool:

@@ -31,8 +31,29 @@ from agents.models._run_context import get_model_run_owner
 
 
 def _call_ids(response: ModelResponse) -> list[str]:
-    ids = (getattr(item, "call_id", None) for item in response.output)
-    return [call_id for call_id in ids if isinstance(call_id, str)]
+    ids = []
+    for item in response.output:
+        call_id = _call_id(item)
+        if isinstance(call_id, str):
+            ids.append(call_id)
+    return ids
+
+
+def _call_id(item: Any) -> Any:
+    """``getattr(item, "call_id", None)`` without its cost on the hot path: for a pydantic item
+    without the field (a message), pydantic raises and catches an ``AttributeError`` (about
+    3 us). Its declared fields are in its instance dict, and undeclared ones it kept (an SDK
+    item type newer than ours) in ``__pydantic_extra__``."""
+    extra: Any = getattr(item, "__pydantic_extra__", _NOT_PYDANTIC)
+    if extra is _NOT_PYDANTIC:
+        return getattr(item, "call_id", None)
+    call_id = item.__dict__.get("call_id")
+    if call_id is None and extra:
+        call_id = extra.get("call_id")
+    return call_id
+
+
+_NOT_PYDANTIC = object()
 
 
 def _new_id(old: str, taken: set[str]) -> str:

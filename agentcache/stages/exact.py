@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from agents.items import ModelResponse
 
 from ..call import ModelCall
@@ -38,36 +40,43 @@ class ExactLookupStage:
         self._decoded_bytes = 0
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
+        response = await self.lookup(call)
+        return await call_next(call) if response is None else response
+
+    async def lookup(self, call: ModelCall) -> ModelResponse | None:
+        """The hit's response (``call.state`` says so), or ``None``: the call goes on."""
         state = call.state
         if state.outcome == "bypass" or call.controls.skip_read:
-            return await call_next(call)
+            return None
         key = call.key
-        if self._traced:
-            with self._tracer.span(STEP_LOOKUP, call):
-                raw = await self._store.get(key)
-        else:  # no tracing plugin: not even the no-op context manager
+        span = self._tracer.span(STEP_LOOKUP, call) if self._traced else None
+        if span is None or type(span) is nullcontext:  # no span: not even the no-op `with`
             raw = await self._store.get(key)
-        if raw is not None:
-            try:
-                entry = self._decoded.get(raw)
-                decoded = entry is None
-                if entry is None:
-                    entry = decode(raw)
-                if entry.digest != key.digest:
-                    raise CorruptEntry(f"entry for {entry.digest[:12]} stored under {key}")
-                if not entry.expired():
-                    response = to_response(entry, replay_usage=self._replay_usage)
-                    if decoded:
-                        self._remember(raw, entry)
-                    state.outcome, state.layer, state.entry = "hit", "exact", entry
-                    return response
-            except CorruptEntry as exc:
-                self._stats.count("errors", "corrupt_entry")
-                self._store.warn("corrupt_entry", "%s: %s; removed", key, exc)
-            # Awaited, not in the background: a background delete could land after this
-            # call's fresh answer was written under the same key, and remove it.
-            await self._store.delete(key)
-        return await call_next(call)
+        else:
+            with span:
+                raw = await self._store.get(key)
+        if raw is None:
+            return None
+        try:
+            entry = self._decoded.get(raw)
+            decoded = entry is None
+            if entry is None:
+                entry = decode(raw)
+            if entry.digest != key.digest:
+                raise CorruptEntry(f"entry for {entry.digest[:12]} stored under {key}")
+            if not entry.expired():
+                response = to_response(entry, replay_usage=self._replay_usage)
+                if decoded:
+                    self._remember(raw, entry)
+                state.outcome, state.layer, state.entry = "hit", "exact", entry
+                return response
+        except CorruptEntry as exc:
+            self._stats.count("errors", "corrupt_entry")
+            self._store.warn("corrupt_entry", "%s: %s; removed", key, exc)
+        # Awaited, not in the background: a background delete could land after this
+        # call's fresh answer was written under the same key, and remove it.
+        await self._store.delete(key)
+        return None
 
     def _remember(self, raw: bytes, entry: Entry) -> None:
         size = len(raw)

@@ -21,23 +21,27 @@ class StatsStage:
         self._stats = context.stats
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
-        state = call.state
         try:
             return await call_next(call)
         finally:
-            if state.outcome == "hit" and state.entry is not None:
-                took = time.perf_counter() - state.started
-                entry = state.entry
-                self._stats.hit(state.layer or "exact", entry.total_tokens, entry.elapsed - took)
-            elif state.outcome == "bypass":
-                self._stats.count("bypasses", state.bypass_reason or "unknown")
-            else:
-                self._stats.miss()
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "agentcache: %s layer=%s reason=%s key=%s",
-                    state.outcome,
-                    state.layer,
-                    state.bypass_reason,
-                    call.key if state.outcome != "bypass" else None,
-                )
+            self.record(call)
+
+    def record(self, call: ModelCall) -> None:
+        """Count the call by the outcome the inner stages recorded (once it has one)."""
+        state = call.state
+        if state.outcome == "hit" and state.entry is not None:
+            took = time.perf_counter() - state.started
+            entry = state.entry
+            self._stats.hit(state.layer or "exact", entry.total_tokens, entry.elapsed - took)
+        elif state.outcome == "bypass":
+            self._stats.count("bypasses", state.bypass_reason or "unknown")
+        else:
+            self._stats.miss()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "agentcache: %s layer=%s reason=%s key=%s",
+                state.outcome,
+                state.layer,
+                state.bypass_reason,
+                call.key if state.outcome != "bypass" else None,
+            )

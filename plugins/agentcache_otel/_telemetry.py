@@ -108,6 +108,15 @@ def _global_meter_provider() -> object:
     return metrics.get_meter_provider() if provider is None or provider is _UNSET else provider
 
 
+def _no_global_providers() -> bool:
+    """Certainly no global tracer or meter provider (the lookups above would say "none")."""
+    return (
+        getattr(trace, "_TRACER_PROVIDER", _UNSET) is None
+        and getattr(_metrics_internal, "_METER_PROVIDER", _UNSET) is None
+        and not _PROVIDERS_FROM_ENV
+    )
+
+
 _UNSET = object()
 _NO_PROVIDER = object()  # "none configured", in both lookups
 _PROVIDERS_FROM_ENV = bool(
@@ -217,6 +226,8 @@ class Telemetry:
         they get no span of their own unless ``otel_in_process_steps`` asks for them."""
         self._tracer_provider: TracerProvider | None = options.get("otel_tracer_provider")
         self._meter_provider: MeterProvider | None = options.get("otel_meter_provider")
+        self.unconfigured = not (self.agents_span or self._tracer_provider or self._meter_provider)
+        """No provider or span of its own: it traces only once a global provider is set."""
         self._tracer_for: tuple[object, trace.Tracer | None] = (None, None)
         self._instruments_for: tuple[object, _Instruments | None] = (None, None)
         self._static_for: tuple[object, dict[str, AttributeValue]] = (None, {})
@@ -355,6 +366,18 @@ class TelemetryStage:
 
     def __init__(self, telemetry: Telemetry) -> None:
         self.telemetry = telemetry
+
+    def idle(self) -> bool:
+        """Nothing configured (no tracer or meter provider, no Agents SDK span): ``handle``
+        would only pass the call on, so the model's chain may leave this stage out of it."""
+        telemetry = self.telemetry
+        if telemetry.unconfigured and _no_global_providers():
+            return True  # the common case, without the provider lookups
+        return (
+            not telemetry.agents_span
+            and telemetry.tracer() is None
+            and telemetry.instruments() is None
+        )
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
         telemetry = self.telemetry
