@@ -187,7 +187,9 @@ class RecordingSession:
         self.directory = directory
         self.mode = mode
         self.strict = strict
-        self.files = FileStore(directory)
+        # Flat whatever its size: recordings are read, listed and reviewed as
+        # {namespace}/{digest}.json files (stale detection walks those paths).
+        self.files = FileStore(directory, layout="flat")
         self.tally = Tally()
         self.stale: list[tuple[str, str]] = []
         self._rewritten: set[str] = set()

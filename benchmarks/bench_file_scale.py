@@ -9,8 +9,8 @@ one filled with 1,000 entries, one with ``--entries`` (100,000), each an encoded
 of about 900 bytes like ``bench_core``'s, in one namespace, written through ``FileStore.set``.
 Then ``FileStore.get`` of a random key of each store, interleaved round by round: p50 and p99
 at both sizes and their ratio (goal: flat, a ratio of about 1). Then ``size()`` and
-``clear()`` of the large store, timed once each (they read every entry file: the count is of
-live entries), and the deepest folder's file count, which the layout bounds.
+``clear()`` of each store, timed once each (they read every entry file: the count is of live
+entries), and the most files in one folder of the large store, which the layout bounds.
 
 Phase 2, the miss path (``--no-miss`` to skip). A model that answers after 100 ms, asked a new
 question every round (so every cached call is a miss and writes an entry), interleaved: the
@@ -104,7 +104,7 @@ async def fill(store: FileStore, entries: Sequence[CacheKey], template: bytes) -
     return time.perf_counter() - started
 
 
-def deepest_folder(root: Path) -> tuple[int, int]:
+def busiest_folder(root: Path) -> tuple[int, int]:
     """(the most files in one folder, the number of folders) under ``root``."""
     most, folders = 0, 0
     for _, _, files in os.walk(root):
@@ -114,7 +114,7 @@ def deepest_folder(root: Path) -> tuple[int, int]:
 
 
 async def timed_gets(
-    stores: dict[str, tuple[FileStore, list[CacheKey]]], rounds: int, template: bytes
+    stores: dict[str, tuple[FileStore, list[CacheKey]]], rounds: int
 ) -> dict[str, list[int]]:
     samples: dict[str, list[int]] = {name: [] for name in stores}
     rng = random.Random(7)
@@ -140,11 +140,11 @@ async def phase_scale(base: Path, n: int, layout: Layout, rounds: int) -> dict[s
     progress(f"[1/2] filling a store with {SMALL:,} entries and one with {n:,} ({layout} layout)")
     await fill(small_store, small_keys, template)
     fill_s = await fill(large_store, large_keys, template)
-    most, folders = deepest_folder(base / "large")
+    most, folders = busiest_folder(base / "large")
     progress(f"[1/2] hits: {rounds} interleaved rounds of a random key from each store")
     stores = {"small": (small_store, small_keys), "large": (large_store, large_keys)}
-    await timed_gets(stores, min(200, rounds), template)  # warm-up
-    samples = await timed_gets(stores, rounds, template)
+    await timed_gets(stores, min(200, rounds))  # warm-up
+    samples = await timed_gets(stores, rounds)
     result: dict[str, Any] = {"entries": n, "layout": layout, "fill_s": fill_s}
     for name, values in samples.items():
         values.sort()

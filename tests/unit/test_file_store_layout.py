@@ -199,3 +199,11 @@ def test_bad_layout_urls_are_rejected(url: str) -> None:
 def test_bad_options_are_rejected(tmp_path: Path, kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         FileStore(tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_recordings_stay_flat_whatever_their_number(tmp_path: Path) -> None:
+    """Recordings are reviewed and checked for staleness as {namespace}/{digest}.json files:
+    a large suite's recordings must not move to shard folders."""
+    from agentcache.recording import RecordingSession
+
+    assert RecordingSession(tmp_path, "once").files.layout == "flat"
