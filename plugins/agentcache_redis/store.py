@@ -26,6 +26,8 @@ from redis.asyncio import Redis, RedisCluster
 from agentcache.config import check_int
 from agentcache.stores.base import BadValue, CacheKey
 
+from .hot import HotReads
+
 Client = Union[Redis, RedisCluster]  # noqa: UP007 - a runtime alias, Python 3.10
 log = logging.getLogger("agentcache.redis")
 
@@ -72,6 +74,8 @@ class RedisStore:
         self._owns_client = owns_client
         self._closed = False
         self._unlock = client.register_script(_UNLOCK)
+        self._hot = HotReads(client) if HotReads.usable(client) else None
+        self._names: dict[str, str] = {}  # namespace -> its key prefix, quoted once
         # Not ready: a cluster's topology is unknown, or a client of ours has no closer yet.
         self._ready = not (self.cluster or owns_client)
         self._init_lock = asyncio.Lock()
@@ -99,13 +103,20 @@ class RedisStore:
         finally:
             self._ready, self._init_lock = False, asyncio.Lock()
             with contextlib.suppress(Exception):
+                if self._hot is not None:
+                    await self._hot.close()
                 if isinstance(self.client, RedisCluster):
                     await self.client.aclose()
                 else:
                     await self.client.connection_pool.disconnect()
 
     def key_name(self, key: CacheKey) -> str:
-        return f"{self.prefix}:{quote(key.namespace, safe='')}:{{{key.digest}}}"
+        head = self._names.get(key.namespace)
+        if head is None:
+            if len(self._names) >= 1024:
+                self._names.clear()
+            head = self._names[key.namespace] = f"{self.prefix}:{quote(key.namespace, safe='')}:"
+        return f"{head}{{{key.digest}}}"
 
     def lock_name(self, key: CacheKey) -> str:
         return self.key_name(key) + ":lock"
@@ -113,7 +124,8 @@ class RedisStore:
     async def get(self, key: CacheKey) -> bytes | None:
         if not self._ready:
             await self._ensure_ready()
-        raw = await self.client.get(self.key_name(key))
+        name = self.key_name(key)
+        raw = await (self.client.get(name) if self._hot is None else self._hot.get(name))
         if raw is None:
             return None
         if not isinstance(raw, bytes):
@@ -206,6 +218,8 @@ class RedisStore:
         return bool(await self._unlock(keys=[self.lock_name(key)], args=[token]))
 
     async def close(self) -> None:
+        if self._hot is not None:
+            await self._hot.close()
         if self._owns_client and not self._closed:
             self._closed = True
             await self.client.aclose()

@@ -3,6 +3,8 @@ garbage, URLs (ACL login, TLS, cluster), and the plugin wiring."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -226,3 +228,48 @@ async def test_stores_with_nested_prefixes_do_not_count_each_other(client: Redis
     assert (await outer.size(), await inner.size()) == (1, 2)
     assert await outer.clear() == 1
     assert await inner.size() == 2 and await inner.clear() == 2
+
+
+async def test_lookups_on_the_stores_own_connections_survive_killed_connections(
+    store: RedisStore, client: Redis
+) -> None:
+    await store.set(key("a"), b"alpha")
+    assert await store.get(key("a")) == b"alpha"  # opens one of the store's connections
+    killed = await client.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1  # the store's own connection among them
+    assert await store.get(key("a")) == b"alpha"  # tried again through the client
+    assert await store.get(key("a")) == b"alpha"
+
+
+async def test_an_interrupted_lookup_never_hands_its_reply_to_the_next(store: RedisStore) -> None:
+    """A lookup cancelled between sending GET and reading the reply (a store timeout does
+    that) leaves the reply on its connection; the next lookup must not read it."""
+    await store.set(key("a"), b"alpha")
+    await store.set(key("b"), b"beta")
+    for _ in range(50):
+        task = asyncio.create_task(store.get(key("a")))
+        await asyncio.sleep(0)  # sent, not read
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert await store.get(key("b")) == b"beta"
+
+
+async def test_many_concurrent_lookups_each_get_their_own_value(store: RedisStore) -> None:
+    names = [f"k{i}" for i in range(60)]  # more than the store keeps, fewer than the pool's 100
+    for name in names:
+        await store.set(key(name), name.encode())
+    got = await asyncio.gather(*(store.get(key(name)) for name in names))
+    assert got == [name.encode() for name in names]
+
+
+def test_a_store_serves_lookups_in_one_event_loop_after_another(redis_url: str) -> None:
+    store = from_url(f"{redis_url}?prefix=t-{uuid.uuid4().hex[:10]}")
+
+    async def round_trip(value: bytes) -> bytes | None:
+        await store.set(key("a"), value)
+        return await store.get(key("a"))
+
+    assert asyncio.run(round_trip(b"one")) == b"one"
+    assert asyncio.run(round_trip(b"two")) == b"two"  # the first loop's sockets are dropped
+    asyncio.run(store.clear())
