@@ -2,9 +2,10 @@
 
 The in-process ``SingleFlightStage`` (order 400) already folds a process's identical misses
 into one; this stage, just inside it, does the same across processes sharing a Redis. The
-first process takes ``SET {entry}:lock token NX PX lock_ttl``, re-checks the entry (a leader
-that finished just before might have written it), calls the model, and releases the lock with a
-compare-and-delete script once its background write has landed. The others poll: the entry
+first process takes ``SET {entry}:lock token NX PX lock_ttl`` unless the entry is there (a
+leader that finished just before might have written it; one script, one round trip), calls
+the model, and releases the lock with a compare-and-delete script once its background write
+has landed. The others poll: the entry
 (a hit, layer ``redis_flight``) or the lock (free again: the leader failed, gave an unstorable
 answer, or died and its lock expired, so this process leads now). After ``wait`` seconds a
 waiter calls the model itself. Every Redis call goes through the guarded store, so the lookup,
@@ -28,7 +29,7 @@ from agentcache.entry import CorruptEntry, decode
 from agentcache.response import to_response
 from agentcache.stores.base import CacheKey
 
-from .store import RedisStore
+from .store import LOCKED, STORED, RedisStore
 
 ORDER_REDIS_FLIGHT = (ORDER_SINGLE_FLIGHT + ORDER_STORE) // 2
 FLIGHT_SECONDS = ("redis_flight_lock_ttl", "redis_flight_wait", "redis_flight_poll")
@@ -60,17 +61,16 @@ class RedisFlightStage:
         deadline, pause = time.monotonic() + self._wait, self._poll
         while True:
             tried = not self._store.call_failed  # else the guard skips the lock
-            locked = await self._try_lock(key, token)
-            if locked is None:  # Redis is failing: the model answers, as for any miss
+            state = await self._lock_unless_stored(key, token)
+            if state is None:  # Redis is failing: the model answers, as for any miss
                 if tried:
                     self._release(key, token)  # it may have been taken before the timeout
                 return await call_next(call)
-            hit = await self._hit(call)  # a leader that just released has written the entry
-            if hit is not None:
-                if locked:
-                    self._release(key, token)
-                return hit
-            if locked:
+            if state == STORED:  # a leader that just released has written the entry
+                hit = await self._hit(call)
+                # Unreadable (expired, corrupt, not ours): the model answers, without a lock.
+                return hit if hit is not None else await call_next(call)
+            if state == LOCKED:
                 break
             if time.monotonic() >= deadline:
                 return await call_next(call)  # waited long enough: call the model anyway
@@ -88,12 +88,12 @@ class RedisFlightStage:
             write.add_done_callback(lambda _: self._release(key, token))
         return response
 
-    async def _try_lock(self, key: CacheKey, token: str) -> bool | None:
-        """True: we lead; False: someone else does; None: Redis failed or the call's store
-        budget is spent (the guard counted it, and a lock that fails counts toward its
-        circuit breaker like any store call)."""
+    async def _lock_unless_stored(self, key: CacheKey, token: str) -> int | None:
+        """``STORED``, ``LOCKED`` (we lead) or ``HELD`` (someone else does), in one round trip;
+        None: Redis failed or the call's store budget is spent (the guard counted it, and a
+        lock that fails counts toward its circuit breaker like any store call)."""
         return await self._store.run(
-            "lock", lambda: self._redis.try_lock(key, token, self._lock_ttl), None
+            "lock", lambda: self._redis.lock_unless_stored(key, token, self._lock_ttl), None
         )
 
     async def _hit(self, call: ModelCall) -> ModelResponse | None:
@@ -114,4 +114,6 @@ class RedisFlightStage:
         async def unlock() -> None:  # a lock that stays expires by itself
             await self._store.run("unlock", lambda: self._redis.unlock(key, token), None, tries=3)
 
-        self._background.spawn(unlock(), "flight_unlock")
+        # Not waited for by the run: the entry is what the others need, and a lock left by a
+        # process that exits expires (``flush()`` still waits for it).
+        self._background.spawn(unlock(), "flight_unlock", run_waits=False)

@@ -1,16 +1,18 @@
-"""The hit path's ``GET``: a few connections of the store's own, outside the client's pool.
+"""The hot commands (the lookup's ``GET``, the write's ``SET``) on a few connections of the
+store's own, outside the client's pool.
 
-A lookup through ``client.get`` pays the pool on every call (a lock, a health probe of the
+A command through the client pays its pool on every call (a lock, a health probe of the
 socket, connection-count bookkeeping, a release event) and, with the ``socket_timeout`` our
 URLs set as a backstop, one more task per command: about a third of a loopback round trip
-(``benchmarks/bench_redis.py``). A cached call's store calls are already bounded by the
-guard's ``store_timeout``, so the lookup runs on connections made from the pool's own class and
-settings (address, TLS, login, database) without a socket timeout, kept in a small free list.
+(``benchmarks/bench_redis.py``). Every store call (a lookup, a background write) is already
+bounded by the guard's ``store_timeout``, so these run on connections made from the pool's own
+class and settings (address, TLS, login, database) without a socket timeout, kept in a small
+free list.
 
 A connection that fails or is interrupted mid-command (a timeout cancels the task) is
 disconnected and dropped: it may hold half a reply. A command that failed on one (a server
 restart closed it) is tried once through the client, with its retry policy. When every
-connection of ours is busy, the lookup goes through the client's pool as any command would.
+connection of ours is busy, the command goes through the client's pool as any command would.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 _RETRY_THROUGH_CLIENT = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class HotReads:
+class HotCommands:
     def __init__(self, client: Redis, size: int = 4) -> None:
         pool = client.connection_pool
-        self._client = client
+        self._through_client: Any = client.execute_command
         self._make: Any = lambda: pool.connection_class(
             **{**pool.connection_kwargs, "socket_timeout": None}
         )
@@ -47,7 +49,7 @@ class HotReads:
             and hasattr(client.connection_pool, "connection_kwargs")
         )
 
-    async def get(self, name: str) -> Any:
+    async def execute(self, *args: str | bytes | int) -> Any:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop: the old one's sockets are unusable
             await self.close()
@@ -58,15 +60,15 @@ class HotReads:
             conn = self._make()
             self._count += 1
         else:
-            return await self._client.get(name)
+            return await self._through_client(*args)
         try:
-            await conn.send_packed_command(conn.pack_command("GET", name), check_health=False)
+            await conn.send_packed_command(conn.pack_command(*args), check_health=False)
             reply = await conn.read_response()
         except BaseException as exc:
             self._count -= 1
             await conn.disconnect(nowait=True)
             if isinstance(exc, _RETRY_THROUGH_CLIENT):
-                return await self._client.get(name)
+                return await self._through_client(*args)
             raise
         self._idle.append(conn)
         return reply

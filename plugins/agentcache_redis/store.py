@@ -26,7 +26,7 @@ from redis.asyncio import Redis, RedisCluster
 from agentcache.config import check_int
 from agentcache.stores.base import BadValue, CacheKey
 
-from .hot import HotReads
+from .hot import HotCommands
 
 Client = Union[Redis, RedisCluster]  # noqa: UP007 - a runtime alias, Python 3.10
 log = logging.getLogger("agentcache.redis")
@@ -36,6 +36,14 @@ _UNLOCK = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
 return 0
 """
+# KEYS: the entry, its lock (one hash tag: one cluster slot). 2: the entry is there (no lock
+# taken); 1: the caller now holds the lock; 0: another caller does.
+_LOCK_UNLESS_STORED = """
+if redis.call('exists', KEYS[1]) == 1 then return 2 end
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+STORED, LOCKED, HELD = 2, 1, 0
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
@@ -74,7 +82,8 @@ class RedisStore:
         self._owns_client = owns_client
         self._closed = False
         self._unlock = client.register_script(_UNLOCK)
-        self._hot = HotReads(client) if HotReads.usable(client) else None
+        self._lock_unless_stored = client.register_script(_LOCK_UNLESS_STORED)
+        self._hot = HotCommands(client) if HotCommands.usable(client) else None
         self._names: dict[str, str] = {}  # namespace -> its key prefix, quoted once
         # Not ready: a cluster's topology is unknown, or a client of ours has no closer yet.
         self._ready = not (self.cluster or owns_client)
@@ -125,7 +134,7 @@ class RedisStore:
         if not self._ready:
             await self._ensure_ready()
         name = self.key_name(key)
-        raw = await (self.client.get(name) if self._hot is None else self._hot.get(name))
+        raw = await (self.client.get(name) if self._hot is None else self._hot.execute("GET", name))
         if raw is None:
             return None
         if not isinstance(raw, bytes):
@@ -159,7 +168,12 @@ class RedisStore:
             await self.client.unlink(name)  # set replaces: the old value must not linger
             return
         px = None if ttl is None else max(1, round(ttl * 1000))
-        await self.client.set(name, data, px=px)
+        if self._hot is None:
+            await self.client.set(name, data, px=px)
+        elif px is None:
+            await self._hot.execute("SET", name, data)
+        else:
+            await self._hot.execute("SET", name, data, "PX", px)
 
     async def delete(self, key: CacheKey) -> None:
         if not self._ready:
@@ -212,6 +226,15 @@ class RedisStore:
         if not self._ready:
             await self._ensure_ready()
         return bool(await self.client.set(name, token, nx=True, px=max(1, round(ttl * 1000))))
+
+    async def lock_unless_stored(self, key: CacheKey, token: str, ttl: float) -> int:
+        """The lock and the re-check of a miss in one round trip: ``STORED`` when the entry is
+        there (no lock taken), ``LOCKED`` when this caller now holds the key's lock, ``HELD``
+        when another caller does."""
+        if not self._ready:
+            await self._ensure_ready()
+        names, px = [self.key_name(key), self.lock_name(key)], max(1, round(ttl * 1000))
+        return int(await self._lock_unless_stored(keys=names, args=[token, px]))
 
     async def unlock(self, key: CacheKey, token: str) -> bool:
         """Delete the lock only if ``token`` still holds it (not a later holder's lock)."""

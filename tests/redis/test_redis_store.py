@@ -119,6 +119,21 @@ async def test_clear_batches_and_counts_and_spares_locks(client: Redis) -> None:
     assert await store.unlock(key("1", "a"), "token")
 
 
+async def test_lock_unless_stored_takes_no_lock_when_the_entry_is_there(
+    store: RedisStore, client: Redis
+) -> None:
+    from agentcache_redis.store import HELD, LOCKED, STORED
+
+    k = key("q")
+    assert await store.lock_unless_stored(k, "mine", 5) == LOCKED
+    assert 0 < await client.pttl(store.lock_name(k)) <= 5000
+    assert await store.lock_unless_stored(k, "theirs", 5) == HELD
+    await store.set(k, b"answer")
+    assert await store.unlock(k, "mine")
+    assert await store.lock_unless_stored(k, "later", 5) == STORED
+    assert await client.exists(store.lock_name(k)) == 0  # the entry's readers take no lock
+
+
 async def test_a_client_passed_in_is_not_closed(client: Redis) -> None:
     store = RedisStore(client, prefix=f"t-{uuid.uuid4().hex[:10]}")
     await store.close()
