@@ -116,11 +116,13 @@ class CachedModel(Model):
             self.tracer,
             self.plugins,
         )
+        exact = ExactLookupStage(context)
+        in_process = bool(getattr(self.store, "in_process", False))
         builtins = (
             StatsStage(context),
             BypassStage(context, self.plugins.bypass_reason),
-            ExactLookupStage(context),
-            SingleFlightStage(context),
+            exact,
+            SingleFlightStage(context, recheck=exact.lookup if in_process else None),
             StoreStage(context),
         )
         extras = self.plugins.stages(context)

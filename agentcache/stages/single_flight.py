@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from agents.items import ModelResponse
 
@@ -19,13 +20,24 @@ class SingleFlightStage:
     call arriving in between is served too. If the leader fails, is cancelled, or its answer is
     not storable, each follower calls the model itself: nobody hangs, nobody inherits an error.
     ``refresh()`` calls never follow (they asked for a new answer).
+
+    ``recheck``: the exact lookup, asked again by a call about to lead. A stage between the
+    lookup and this one may have taken a while (a semantic lookup waiting for its embedding),
+    long enough for another call's flight to land: its entry is then in the store, and the
+    call is a hit. Given for stores in this process, where asking again costs microseconds
+    (a store shared across processes re-checks in its own single-flight stage).
     """
 
     name = "single_flight"
     order = ORDER_SINGLE_FLIGHT
 
-    def __init__(self, context: StageContext) -> None:
+    def __init__(
+        self,
+        context: StageContext,
+        recheck: Callable[[ModelCall], Awaitable[ModelResponse | None]] | None = None,
+    ) -> None:
         self._replay_usage = context.config.replay_usage
+        self._recheck = recheck
         self._flights: dict[CacheKey, asyncio.Future[Entry | None]] = {}
 
     async def handle(self, call: ModelCall, call_next: Handler) -> ModelResponse:
@@ -43,7 +55,9 @@ class SingleFlightStage:
         flight = asyncio.get_running_loop().create_future()
         self._flights[key] = flight
         try:
-            response = await call_next(call)
+            response = None if self._recheck is None else await self._recheck(call)
+            if response is None:
+                response = await call_next(call)
         except BaseException:
             flight.set_result(None)
             self._land(key, flight)

@@ -7,8 +7,10 @@ import logging
 from typing import Any
 
 import pytest
-from agents import RunConfig, Runner
+from agents import ModelSettings, RunConfig, Runner
+from agents.models.interface import ModelTracing
 
+import agentcache
 from agentcache import CachedModel, CacheKey, MemoryStore
 from tests.support import TurnModel, weather_agent
 
@@ -157,3 +159,52 @@ async def test_only_one_call_probes_a_hung_store_at_a_time() -> None:
     await asyncio.gather(*(guarded.get(k) for k in keys))
     assert store.calls == 2  # the first failure and one probe; 19 calls did not wait on it
     assert stats.snapshot().errors == {"store_timeout": 2, "store_circuit_open": 19}
+
+
+async def test_a_call_delayed_after_its_lookup_is_served_by_a_flight_that_landed_meanwhile() -> (
+    None
+):
+    """A stage between the exact lookup and single-flight (the semantic lookup, waiting for an
+    embedding) can hold a call until another call's flight has landed: the entry is then in
+    the store, and the late call must be served from it, not lead a second model call."""
+    landed = asyncio.Event()
+    entered: list[int] = []
+
+    class Slow:
+        name, order = "slow_lookup", 300  # after the exact lookup, before single-flight
+
+        async def handle(self, call: Any, call_next: Any) -> Any:
+            entered.append(1)
+            if len(entered) > 1:  # the second call waits until the first one's entry is stored
+                await landed.wait()
+            return await call_next(call)
+
+    class Plugin:
+        @agentcache.hookimpl
+        def agentcache_stages(self, context: agentcache.StageContext) -> list[Any]:
+            return [Slow()]
+
+    plugins = agentcache.Plugins(load_entry_points=False)
+    plugins.register(Plugin(), name="slow")
+    inner = TurnModel(latency=0.02)
+    cached = CachedModel(inner, plugins=plugins)
+    args = (
+        "Answer.",
+        "What's the weather in Paris?",
+        ModelSettings(),
+        [],
+        None,
+        [],
+        ModelTracing.DISABLED,
+    )
+
+    async def first() -> Any:
+        response = await cached.get_response(*args)
+        await cached.flush()
+        landed.set()
+        return response
+
+    a, b = await asyncio.wait_for(asyncio.gather(first(), cached.get_response(*args)), HANG_GUARD)
+    assert len(inner.calls) == 1
+    assert b.output == a.output
+    assert cached.stats().hits_by_layer == {"exact": 1}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import pytest
 from agentcache_semantic.index import InProcessIndex, normalize
@@ -66,3 +68,38 @@ def test_zero_or_non_finite_vectors_are_refused() -> None:
     for bad in ([0.0, 0.0], [float("nan"), 1.0]):
         with pytest.raises(ValueError):
             normalize(bad)
+
+
+class _Probe(np.ndarray):
+    """A matrix that notes numpy's BLAS thread count at the moment it is multiplied."""
+
+    seen: ClassVar[list[int]] = []
+
+    def __matmul__(self, other: Any) -> Any:
+        _Probe.seen.append(_blas().get_num_threads())
+        return np.asarray(self) @ other
+
+
+def _blas() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return next(c for c in ThreadpoolController().lib_controllers if c.user_api == "blas")
+
+
+async def test_the_search_product_runs_on_one_blas_thread_and_puts_the_count_back() -> None:
+    from threadpoolctl import threadpool_limits
+
+    index = InProcessIndex()
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        await index.add("ns", "ctx", rng.random(8).astype(np.float32), f"p{i}", f"d{i}", None)
+    with threadpool_limits(2, user_api="blas"):  # a multi-threaded pool, whatever the machine
+        await index.search("ns", "ctx", rng.random(8).astype(np.float32), 3, 0.0)  # builds it
+        scope = next(iter(index._scopes.values()))
+        assert scope.matrix is not None
+        scope.matrix = scope.matrix.view(_Probe)
+        _Probe.seen.clear()
+        found = await index.search("ns", "ctx", scope.matrix[7].copy(), 3, 0.0)
+        assert _Probe.seen == [1]
+        assert _blas().get_num_threads() == 2
+    assert found[0].digest == "d7"
