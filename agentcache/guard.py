@@ -15,7 +15,9 @@
   behind a probe. A timeout whose timer fired late (the event loop was not running: the
   process's own load) says nothing about the store: it is counted as
   ``store_timeout_loop_lag``, does not count toward the breaker (which would then drop the
-  writes that load produces), and a write that met it is tried again (up to 3 times).
+  writes that load produces) nor skip the rest of the call (or of the calls sharing its
+  lookup), and a write that met it is tried again (up to 3 times). An answer that is in by
+  the deadline wins over it, even when a busy loop handles both in the same turn.
 * **Quiet.** Failures are counted and logged at most once per ``log_interval`` per kind (a storm
   of failures is one line with a count, not thousands).
 """
@@ -43,9 +45,24 @@ A = TypeVar("A")
 R = TypeVar("R")
 
 
+if sys.version_info >= (3, 11):
+
+    class _ReplyFirst(asyncio.Timeout):
+        """``asyncio.timeout`` where an answer that is in by the deadline wins. A busy event
+        loop can run a reply's callback and the deadline's in the same turn; the deadline then
+        cancels a task whose answer is already there (its wake-up comes after). Here the
+        deadline's cancel waits behind the callbacks already ready, and is dropped when the
+        task has left the block by then."""
+
+        def _on_timeout(self) -> None:
+            expire = super()._on_timeout
+            self._timeout_handler = asyncio.get_running_loop().call_soon(expire)
+
+
 async def with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
     if sys.version_info >= (3, 11):
-        async with asyncio.timeout(seconds):  # no extra task, unlike wait_for
+        loop = asyncio.get_running_loop()
+        async with _ReplyFirst(loop.time() + seconds):  # no extra task, unlike wait_for
             return await awaitable
     return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
 
@@ -162,15 +179,24 @@ class GuardedStore:
     async def _share(self, shared: asyncio.Future[bytes | _Failed | None]) -> bytes | None:
         """Another call's lookup (a failure is counted once, by the call that made it, and
         the rest of this call skips the store as that call's does)."""
+        started = self._clock()
         try:
             outcome = await with_timeout(asyncio.shield(shared), self._timeout)
         except (TimeoutError, asyncio.TimeoutError):
+            if self._lagged(started):  # this process's own load: a miss, nothing more
+                self._stats.count("errors", "store_timeout_loop_lag")
+                return None
             self._stats.count("errors", "store_skipped")
             outcome = _Failed.FAILED
-        if isinstance(outcome, _Failed):
+        if outcome is _Failed.FAILED:
             self.fail_call()
-            return None
-        return outcome
+        return None if isinstance(outcome, _Failed) else outcome
+
+    def _lagged(self, started: float) -> bool:
+        """Whether a timeout's timer fired late: the event loop was not running (this
+        process's own load), and the answer may be there, unread."""
+        late = self._clock() - started - self._timeout
+        return late > max(self._timeout / 4, 0.02)
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
         # A write lost only to this process's own lag is worth another try.
@@ -232,11 +258,8 @@ class GuardedStore:
             self._recovered()
             return _Failed.FAILED
         except (TimeoutError, asyncio.TimeoutError):
-            late = self._clock() - started - seconds
-            if not probe and late > max(seconds / 4, 0.02):
-                # The timer itself fired late: the event loop was not running (this
-                # process's own load), and the answer may be there, unread. A miss, but no
-                # sign of a sick store, so the breaker is not told.
+            if not probe and self._lagged(started):
+                # A miss, but no sign of a sick store, so the breaker is not told.
                 self._stats.count("errors", "store_timeout_loop_lag")
                 return _Failed.LAGGED
             self._failed(op, "store_timeout", f"timed out ({seconds:g}s)", probe, scope)

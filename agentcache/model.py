@@ -21,7 +21,7 @@ from openai.types.responses.response_prompt_param import ResponsePromptParam
 
 from .background import Background
 from .call import ModelCall
-from .chain import Stage, StageContext
+from .chain import ORDER_EXACT, ORDER_SINGLE_FLIGHT, Stage, StageContext
 from .config import CacheConfig, check_int
 from .control import current_controls
 from .guard import CircuitBreaker, GuardedStore
@@ -116,16 +116,19 @@ class CachedModel(Model):
             self.tracer,
             self.plugins,
         )
+        extras = self.plugins.stages(context)
         exact = ExactLookupStage(context)
-        in_process = bool(getattr(self.store, "in_process", False))
+        # A plugin stage between the lookup and single-flight (the semantic lookup) can hold a
+        # call while another's flight lands: single-flight then looks again, where it is cheap.
+        between = any(ORDER_EXACT < stage.order < ORDER_SINGLE_FLIGHT for stage in extras)
+        recheck = between and bool(getattr(self.store, "in_process", False))
         builtins = (
             StatsStage(context),
             BypassStage(context, self.plugins.bypass_reason),
             exact,
-            SingleFlightStage(context, recheck=exact.lookup if in_process else None),
+            SingleFlightStage(context, recheck=exact.lookup if recheck else None),
             StoreStage(context),
         )
-        extras = self.plugins.stages(context)
         self.stages: list[Stage] = [*builtins, *extras]
         # The built-in stages' chain written out by hand, taken while the plugins' stages have
         # nothing to do (see agentcache.stages.folded); the same steps as the folded chain.

@@ -17,8 +17,8 @@ spread over processes. Rows:
 * ``N processes, Redis``: the runs split over ``--processes`` processes that start at the same
   instant and share the Redis: the cross-process single-flight (a lock per key, the others
   wait for its entry).
-* ``N processes, Redis, 10 tenants``: the same runs as 10 tenants (namespaces) x 5 prompts,
-  one cached provider per tenant in each process, as a multi-tenant service would have.
+* ``N processes, Redis, 10 tenants``: the same runs as 10 tenants x 5 prompts, each run in
+  its tenant's ``agentcache.namespace``, as a multi-tenant service would run them.
 
 For each: upstream calls (ideal 100), the time to drain (from the common start to the last run's
 end), wrong answers (an answer must quote its own question), run errors, and the cache's store
@@ -65,14 +65,13 @@ def progress(message: str) -> None:
 async def worker(args: argparse.Namespace) -> dict[str, Any]:
     from agents import Agent, ModelSettings, OpenAIProvider, RunConfig, Runner
 
+    import agentcache
     from agentcache import CachedModelProvider
 
     base = OpenAIProvider(openai_client=openai_client(args.upstream), use_responses=False)
-    tenants = [f"tenant{t}" for t in range(args.tenants)]
-    providers = {
-        t: CachedModelProvider(base, store=args.store, namespace=f"{args.namespace}-{t}")
-        for t in tenants
-    }
+    tenants = [f"{args.namespace}-tenant{t}" for t in range(args.tenants)]
+    provider = CachedModelProvider(base, store=args.store)
+    config = RunConfig(model=MODEL, model_provider=provider)
     per_tenant = IDEAL_PER_TURN // args.tenants
     distinct = questions(IDEAL_PER_TURN, " for my order")
     tool = make_tools()["lookup_order"]
@@ -84,25 +83,24 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
     )
     jobs = []
     for i in range(args.first, args.first + args.runs):
-        tenant = tenants[i % args.tenants]
         prompt = distinct[(i % args.tenants) * per_tenant + (i // args.tenants) % per_tenant]
-        jobs.append((prompt, RunConfig(model=MODEL, model_provider=providers[tenant])))
+        jobs.append((prompt, tenants[i % args.tenants]))
+
+    async def run(prompt: str, tenant: str) -> Any:
+        with agentcache.namespace(tenant):
+            return await Runner.run(agent.clone(), prompt, run_config=config)
+
     await asyncio.sleep(max(0.0, args.start - time.time()))
     started = time.time()
-    results = await asyncio.gather(
-        *(Runner.run(agent.clone(), p, run_config=c) for p, c in jobs), return_exceptions=True
-    )
+    results = await asyncio.gather(*(run(p, t) for p, t in jobs), return_exceptions=True)
     ended = time.time()
     errors = [f"{type(r).__name__}: {r}"[:200] for r in results if isinstance(r, BaseException)]
     wrong = sum(
         not isinstance(r, BaseException) and f"<<{p}>>" not in str(r.final_output)
         for (p, _), r in zip(jobs, results, strict=True)
     )
-    store_errors: dict[str, int] = {}
-    for provider in providers.values():
-        for kind, n in provider.stats().errors.items():
-            store_errors[kind] = store_errors.get(kind, 0) + n
-        await provider.aclose()
+    store_errors = dict(provider.stats().errors)
+    await provider.aclose()
     return {
         "late_start_s": started - args.start,
         "ended": ended,

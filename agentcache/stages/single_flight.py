@@ -24,8 +24,9 @@ class SingleFlightStage:
     ``recheck``: the exact lookup, asked again by a call about to lead. A stage between the
     lookup and this one may have taken a while (a semantic lookup waiting for its embedding),
     long enough for another call's flight to land: its entry is then in the store, and the
-    call is a hit. Given for stores in this process, where asking again costs microseconds
-    (a store shared across processes re-checks in its own single-flight stage).
+    call is a hit. Given when such a stage is there and the store is in this process, where
+    asking again costs microseconds (a store shared across processes re-checks in its own
+    single-flight stage).
     """
 
     name = "single_flight"
