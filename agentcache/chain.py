@@ -43,7 +43,15 @@ ORDER_STORE = 500
 
 
 class Stage(Protocol):
-    """One step of the chain. It must await ``call_next(call)`` unless it answers itself."""
+    """One step of the chain. It must await ``call_next(call)`` unless it answers itself.
+
+    The order decides what a stage costs a hit. An exact hit never reaches a stage ordered
+    after ``ORDER_EXACT``. A stage ordered before it runs on every call; if it is often a
+    pass-through (tracing with nothing configured), give it an optional ``idle()`` method that
+    returns true while ``handle`` would only ``return await call_next(call)``: while every such
+    stage is idle, the built-in stages run as one hand-written coroutine
+    (``agentcache.stages.folded``) instead of one per stage.
+    """
 
     name: str
     order: int
