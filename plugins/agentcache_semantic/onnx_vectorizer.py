@@ -202,13 +202,14 @@ def _check_pooling(model_dir: Path) -> None:
 def export(model_dir: Path, target: Path) -> None:
     """Export the transformer of ``model_dir`` to ONNX (``last_hidden_state`` output, dynamic
     batch and sequence axes) with torch's TorchScript-based exporter."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _check_pooling(model_dir)
     import torch
     from transformers import AutoModel
 
     with quiet_loading():
-        model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
+        model = AutoModel.from_pretrained(
+            str(model_dir), attn_implementation="eager", local_files_only=True
+        ).eval()
 
     class Hidden(torch.nn.Module):
         def __init__(self, inner: Any) -> None:

