@@ -18,7 +18,7 @@ from agentcache.stores.base import Store
 from .config import SemanticConfig
 from .index import InProcessIndex, VectorIndex
 from .stage import SemanticStage
-from .vectorizer import identify, preload, resolve
+from .vectorizer import Coalesced, identify, preload, resolve
 
 if TYPE_CHECKING:
     from agentcache_redis.store import RedisStore
@@ -38,7 +38,7 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
             _GIVEN.setdefault(context.store.store, {})[id(index)] = index
     else:
         index = _default_index(context)
-    embed, space = resolve(config.vectorizer), identify(config.vectorizer)
+    embed, space = Coalesced(resolve(config.vectorizer)), identify(config.vectorizer)
     preload(embed)  # a local model loads in the background from now on
     return [SemanticStage(context, config, index, embed, guards, space)]
 

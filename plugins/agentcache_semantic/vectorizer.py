@@ -171,16 +171,48 @@ class LocalVectorizer:
         await asyncio.to_thread(self._encode, "warm up")
 
 
+class Coalesced:
+    """``embed`` with concurrent embeddings of one text made once: a thousand runs asking the
+    same question at once (a cold cache, a re-run eval) would otherwise queue a thousand
+    identical embeddings for the worker threads, and most would run out of ``embed_timeout``.
+    A caller that gives up (its timeout) leaves the embedding to the others; an error reaches
+    every caller of that embedding, and the next call tries again. Nothing is kept once an
+    embedding is done (the exact layer answers repeats)."""
+
+    def __init__(self, embed: Embed) -> None:
+        self.inner = embed
+        self._pending: dict[tuple[asyncio.AbstractEventLoop, str], asyncio.Future[Any]] = {}
+
+    async def __call__(self, text: str) -> Sequence[float]:
+        key = (asyncio.get_running_loop(), text)
+        shared = self._pending.get(key)
+        if shared is None:
+            shared = self._pending[key] = asyncio.ensure_future(self.inner(text))
+            shared.add_done_callback(lambda done: self._done(key, done))
+        result: Sequence[float] = await asyncio.shield(shared)
+        return result
+
+    def _done(self, key: tuple[asyncio.AbstractEventLoop, str], done: asyncio.Future[Any]) -> None:
+        if self._pending.get(key) is done:
+            del self._pending[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: every waiter may have given up
+
+
+def _owner(embed: Embed) -> object:
+    return getattr(getattr(embed, "inner", embed), "__self__", None)
+
+
 def preload(embed: Embed) -> None:
     """Start loading ``embed``'s local model in the background (other vectorizers: nothing)."""
-    owner = getattr(embed, "__self__", None)
+    owner = _owner(embed)
     if isinstance(owner, LocalVectorizer):
         owner.start()
 
 
 async def warmup(embed: Embed) -> None:
     """Wait until ``embed``'s local model is ready (other vectorizers: return at once)."""
-    owner = getattr(embed, "__self__", None)
+    owner = _owner(embed)
     if isinstance(owner, LocalVectorizer):
         await owner.warmup()
 

@@ -362,3 +362,25 @@ async def test_shadow_answers_with_other_tool_calls_disagree() -> None:
     verdict = await compare(live, cached, EMBED.embed, [], 0.9, 5.0)
     assert verdict == {"agreed": False, "answer_differs": "tool_calls"}
     assert (await compare(live, list(live), EMBED.embed, [], 0.9, 5.0))["agreed"] is True
+
+
+async def test_concurrent_runs_of_one_question_embed_it_once() -> None:
+    """A thousand runs asking the same questions at once: each text is embedded once, not once
+    per run (they would queue for the worker threads and run out of embed_timeout)."""
+    await asyncio.wait_for(EMBED.warmup(), 300)  # loaded: the timeout is the embeddings'
+    texts: list[str] = []
+
+    async def counted(text: str) -> Any:
+        texts.append(text)
+        await asyncio.sleep(0.05)  # an embedding that takes a while
+        return await EMBED.embed(text)
+
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic=SemanticConfig(vectorizer=counted, embed_timeout=5))
+    questions = ["What is the capital of Australia?", "How do I bake sourdough bread?"]
+    runs = [ask(cached, questions[i % 2]) for i in range(200)]
+    answers = await asyncio.wait_for(asyncio.gather(*runs), 120)
+    assert answers == [f"answer to: {questions[i % 2]}" for i in range(200)]
+    assert sorted(set(texts)) == sorted(questions)
+    assert len(texts) <= 4  # each question: its lookup, at most once more to index its answer
+    assert inner.calls == 2 and "semantic" not in cached.stats().errors
