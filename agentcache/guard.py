@@ -47,22 +47,52 @@ R = TypeVar("R")
 
 if sys.version_info >= (3, 11):
 
-    class _ReplyFirst(asyncio.Timeout):
-        """``asyncio.timeout`` where an answer that is in by the deadline wins. A busy event
-        loop can run a reply's callback and the deadline's in the same turn; the deadline then
-        cancels a task whose answer is already there (its wake-up comes after). Here the
-        deadline's cancel waits behind the callbacks already ready, and is dropped when the
-        task has left the block by then."""
+    class _Deadline:
+        """``asyncio.timeout`` where an answer that is in by the deadline wins. A busy event loop
+        can run a reply's callback and the deadline's in the same turn; ``asyncio.timeout`` then
+        cancels a task whose answer is already there (its wake-up comes after). Here the cancel
+        waits behind the callbacks already ready, and is dropped when the task has left the block
+        by then. (Python 3.11+: ``Task.cancelling`` and ``uncancel``.)"""
 
-        def _on_timeout(self) -> None:
-            expire = super()._on_timeout
-            self._timeout_handler = asyncio.get_running_loop().call_soon(expire)
+        __slots__ = ("_cancelling", "_expired", "_handle", "_seconds", "_task")
+
+        def __init__(self, seconds: float) -> None:
+            self._seconds = seconds
+            self._expired = False
+
+        async def __aenter__(self) -> None:
+            task = asyncio.current_task()
+            if task is None:  # pragma: no cover - an await always runs in a task
+                raise RuntimeError("a deadline needs a task")
+            self._task, self._cancelling = task, task.cancelling()
+            self._handle: asyncio.Handle | None = asyncio.get_running_loop().call_later(
+                self._seconds, self._due
+            )
+
+        def _due(self) -> None:
+            self._handle = asyncio.get_running_loop().call_soon(self._expire)
+
+        def _expire(self) -> None:
+            self._handle, self._expired = None, True
+            self._task.cancel()
+
+        async def __aexit__(
+            self, kind: type[BaseException] | None, error: object, _: object
+        ) -> None:
+            if self._handle is not None:
+                self._handle.cancel()
+                self._handle = None
+            if (
+                self._expired
+                and self._task.uncancel() <= self._cancelling  # our cancel, no one else's
+                and kind is asyncio.CancelledError
+            ):
+                raise TimeoutError from (error if isinstance(error, BaseException) else None)
 
 
 async def with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
     if sys.version_info >= (3, 11):
-        loop = asyncio.get_running_loop()
-        async with _ReplyFirst(loop.time() + seconds):  # no extra task, unlike wait_for
+        async with _Deadline(seconds):  # no extra task, unlike wait_for
             return await awaitable
     return await asyncio.wait_for(awaitable, seconds)  # pragma: no cover - Python 3.10
 
