@@ -17,8 +17,8 @@ import contextlib
 import logging
 import re
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Union
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, Union
 from urllib.parse import quote, unquote
 
 from redis.asyncio import Redis, RedisCluster
@@ -84,6 +84,10 @@ class RedisStore:
         self._unlock = client.register_script(_UNLOCK)
         self._lock_unless_stored = client.register_script(_LOCK_UNLESS_STORED)
         self._hot = HotCommands(client) if HotCommands.usable(client) else None
+        # The hot commands (GET, SET): on the store's own connections when it can have them.
+        self._execute: Callable[..., Awaitable[Any]] = (
+            client.execute_command if self._hot is None else self._hot.execute
+        )
         self._names: dict[str, str] = {}  # namespace -> its key prefix, quoted once
         # Not ready: a cluster's topology is unknown, or a client of ours has no closer yet.
         self._ready = not (self.cluster or owns_client)
@@ -134,7 +138,7 @@ class RedisStore:
         if not self._ready:
             await self._ensure_ready()
         name = self.key_name(key)
-        raw = await (self.client.get(name) if self._hot is None else self._hot.execute("GET", name))
+        raw = await self._execute("GET", name)
         if raw is None:
             return None
         if not isinstance(raw, bytes):
@@ -167,13 +171,8 @@ class RedisStore:
             log.debug("not storing %s: %d bytes > max_value_bytes", key, len(value))
             await self.client.unlink(name)  # set replaces: the old value must not linger
             return
-        px = None if ttl is None else max(1, round(ttl * 1000))
-        if self._hot is None:
-            await self.client.set(name, data, px=px)
-        elif px is None:
-            await self._hot.execute("SET", name, data)
-        else:
-            await self._hot.execute("SET", name, data, "PX", px)
+        expiry = () if ttl is None else ("PX", max(1, round(ttl * 1000)))
+        await self._execute("SET", name, data, *expiry)
 
     async def delete(self, key: CacheKey) -> None:
         if not self._ready:
