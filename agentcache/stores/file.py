@@ -246,10 +246,18 @@ class FileStore:
         except FileNotFoundError:
             return []
 
-    def _load(self, path: str, strict: bool = False, *, absent: bool = False) -> bytes | None:
+    def _load(
+        self,
+        path: str,
+        strict: bool = False,
+        *,
+        absent: bool = False,
+        peek: bool = False,
+    ) -> bytes | None:
         """The live value in ``path``; expired and unreadable files are removed on the way
         (an unreadable one then raises ``BadValue`` when ``strict``: a lookup counts it). No
-        such file: ``None``, or ``FileNotFoundError`` if ``absent`` (the caller looks on)."""
+        such file: ``None``, or ``FileNotFoundError`` if ``absent`` (the caller looks on).
+        ``peek``: the same checks without making the value (a live entry gives ``b""``)."""
         try:
             raw, seen = _read(path)
         except FileNotFoundError:
@@ -257,7 +265,7 @@ class FileStore:
                 raise
             return None
         try:
-            value, expires_at = _decode(raw)
+            value, expires_at = _check_only(raw) if peek else _decode(raw)
         except (ValueError, RecursionError) as exc:
             _discard(path, seen)
             if strict:
@@ -273,20 +281,7 @@ class FileStore:
     def _live(self, path: str) -> bool:
         """Whether ``path`` holds a live entry: ``_load`` without making the value (the same
         checks, so the same files are purged)."""
-        try:
-            raw, seen = _read(path)
-        except FileNotFoundError:
-            return False
-        try:
-            expires_at = _check_entry(raw)
-        except (ValueError, RecursionError) as exc:
-            _discard(path, seen)
-            _log.warning("removing unreadable cache file %s: %s", path, exc)
-            return False
-        if expires_at is not None and expires_at <= self._clock():
-            _discard(path, seen)
-            return False
-        return True
+        return self._load(path, peek=True) is not None
 
     def _sweep(self, namespace: str | None, remove: bool) -> int:
         """Count (and optionally remove) live entries, purging expired and unreadable ones."""
@@ -439,6 +434,11 @@ def _decode(raw: bytes) -> tuple[bytes, float | None]:
     if isinstance(doc.get("value_b64"), str):
         return base64.b64decode(doc["value_b64"], validate=True), expires_at
     raise ValueError("no value or value_b64")
+
+
+def _check_only(raw: bytes) -> tuple[bytes, float | None]:
+    """``_decode`` for a caller that needs the verdict and the expiry, not the value."""
+    return b"", _check_entry(raw)
 
 
 def _check_entry(raw: bytes) -> float | None:
