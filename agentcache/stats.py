@@ -41,6 +41,10 @@ class StatsSnapshot:
     """Why tool calls skipped the cache: ``no_cache``, ``unkeyable_arguments``..."""
     tool_seconds_saved: float = 0.0
     """What the tool calls behind the tool hits took."""
+    spent: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """What a layer spent deciding, by name (``semantic_judge``: the semantic judge's model
+    calls): ``calls``, ``seconds`` and ``tokens``. The cost of the cache's own work, to weigh
+    against ``tokens_saved`` and ``seconds_saved``."""
 
     @property
     def lookups(self) -> int:
@@ -69,6 +73,7 @@ class Stats:
             self._tool = [0, 0, 0]  # hits, misses, stores
             self._tool_seconds_saved = 0.0
             self._recent: deque[Mapping[str, Any]] = deque(maxlen=RECENT_DECISIONS)
+            self._spent: dict[str, list[float]] = {}  # name -> [calls, seconds, tokens]
             self._counters: dict[str, Counter[str]] = {
                 name: Counter()
                 for name in (
@@ -115,6 +120,15 @@ class Stats:
         with self._lock:
             self._counters[kind][name] += 1
 
+    def spend(self, name: str, seconds: float, tokens: int = 0) -> None:
+        """Count one call a layer made on its own account (a judge's model call, say), with
+        what it took (``StatsSnapshot.spent``)."""
+        with self._lock:
+            spent = self._spent.setdefault(name, [0, 0.0, 0])
+            spent[0] += 1
+            spent[1] += max(seconds, 0.0)
+            spent[2] += max(tokens, 0)
+
     def explain(self, decision: Mapping[str, Any]) -> None:
         """Keep a decision's details among the recent ones (``StatsSnapshot.recent``)."""
         with self._lock:
@@ -133,5 +147,9 @@ class Stats:
                 tool_stores=self._tool[2],
                 tool_seconds_saved=self._tool_seconds_saved,
                 recent=tuple(self._recent),
+                spent={
+                    name: {"calls": calls, "seconds": seconds, "tokens": tokens}
+                    for name, (calls, seconds, tokens) in self._spent.items()
+                },
                 **{name: dict(c) for name, c in self._counters.items()},
             )

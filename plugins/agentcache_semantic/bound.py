@@ -153,6 +153,15 @@ class ErrorBound:
             self._known[namespace] = known
         return known
 
+    async def forget(self, namespace: str | None) -> None:
+        """Drop what this process learned for ``namespace`` (every namespace with None): the
+        store's copy goes with the namespace's entries on ``clear``, and a copy kept here
+        would keep serving on evidence that is gone (and write it back at the next lesson)."""
+        if namespace is None:
+            self._known.clear()
+        else:
+            self._known.pop(namespace, None)
+
     async def serve(self, namespace: str, score: float, digest: str) -> bool:
         calibration = await self._calibration(namespace)
         served = calibration.serve(score, digest, self.max_error, self._rng)

@@ -10,6 +10,7 @@ from agentcache.config import check_bool, check_int, check_number
 
 from .guards import BUILTIN_GUARDS, OPTIONAL_GUARDS, Guard
 from .index import VectorIndex
+from .judge import check as check_judge
 from .vectorizer import check as check_vectorizer
 
 if TYPE_CHECKING:
@@ -51,6 +52,24 @@ class SemanticConfig:
     wrong rate's upper bound is under ``max_error``. None: the verifier's cutoff decides."""
     index: VectorIndex | None = None
     """A vector index object; default: RedisVL when the store is Redis, else in-process."""
+    judge: Any = None
+    """A second opinion for uncertain candidates (``judge.py``): an SDK ``Model`` instance
+    (your cheapest; asked whether one answer would fully and correctly answer both prompts,
+    "yes" or "no"), or a callable ``(new_prompt, cached_prompt) -> bool`` (sync or async).
+    Asked only for candidates that passed the hard vetoes with a score in ``judge_band``,
+    once per prompt pair (verdicts are remembered); its calls show in
+    ``stats().spent["semantic_judge"]``. None: no judge."""
+    judge_band: tuple[float, float] = (0.5, 1.0)
+    """With a judge, ``(low, high)``: a candidate scoring under ``low`` is refused, one in
+    ``[low, high)`` is judged, one at or above ``high`` is served without asking. The score is
+    the verifier's probability (the band replaces ``min_probability``), or the cosine
+    similarity with ``verifier=False``. The default judges every candidate the verifier gives
+    even odds or better: the verifier is sure of some near-misses too (a perfect judge over
+    ``[0.5, 0.99)`` leaves 1 to 10% of the hits wrong on the probe holdouts; over
+    ``[0.5, 1.0)``, none). A higher ``high`` costs calls, not hits."""
+    judge_timeout: float = 10.0
+    """Seconds the judge may take. A judge that fails, times out or answers neither yes nor no
+    refuses the candidate: the call goes on to the model, as on any miss."""
 
     def __post_init__(self) -> None:
         for name in ("threshold", "shadow_agreement"):
@@ -79,6 +98,7 @@ class SemanticConfig:
             known = sorted({*BUILTIN_GUARDS, *OPTIONAL_GUARDS})
             raise ValueError(f"unknown guards {sorted(unknown)}; known: {known}")
         check_vectorizer(self.vectorizer)
+        self._check_judge()
         index = self.index
         missing = [m for m in ("add", "search", "delete") if not callable(getattr(index, m, None))]
         if index is not None and missing:
@@ -86,6 +106,29 @@ class SemanticConfig:
                 f"index must be a vector index (async add, search, delete; missing: "
                 f"{', '.join(missing)}), got {self.index!r}; None picks one for the store"
             )
+
+    def _check_judge(self) -> None:
+        check_judge(self.judge)
+        band = self.judge_band
+        numbers = (
+            isinstance(band, (tuple, list))
+            and len(band) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in band)
+        )
+        if not numbers or not 0.0 <= band[0] <= band[1] <= 1.0:  # NaN fails this too
+            raise ValueError(
+                f"judge_band must be two scores (low, high) with 0 <= low <= high <= 1, "
+                f"got {band!r}"
+            )
+        object.__setattr__(self, "judge_band", (float(band[0]), float(band[1])))
+        check_number("judge_timeout", self.judge_timeout)
+        if self.judge is not None and self.min_probability is not None:
+            raise ValueError(
+                "min_probability and judge: with a judge, judge_band's (low, high) replaces "
+                "the verifier's cutoff; set judge_band instead"
+            )
+        if self.judge is not None and self.max_error is not None:
+            raise ValueError("max_error and judge both decide the uncertain candidates; choose one")
 
     def guard_list(self, plugins: Plugins | None) -> list[tuple[str, Guard]]:
         """The built-in guards selected by ``guards`` (default: all), then every plugin's."""

@@ -15,6 +15,7 @@ from agentcache.chain import Stage, StageContext
 from agentcache.hookspecs import Clear, OptionCheck, hookimpl
 from agentcache.stores.base import Store
 
+from .bound import ErrorBound
 from .config import SemanticConfig
 from .index import InProcessIndex, VectorIndex
 from .stage import SemanticStage
@@ -40,13 +41,18 @@ def agentcache_stages(context: StageContext) -> Iterable[Stage]:
         index = _default_index(context)
     embed, space = Coalesced(resolve(config.vectorizer)), identify(config.vectorizer)
     preload(embed)  # a local model loads in the background from now on
-    return [SemanticStage(context, config, index, embed, guards, space)]
+    stage = SemanticStage(context, config, index, embed, guards, space)
+    if stage.bound is not None:
+        with contextlib.suppress(TypeError):
+            _BOUNDS.setdefault(context.store.store, weakref.WeakSet()).add(stage.bound)
+    return [stage]
 
 
 @hookimpl
 def agentcache_store_clearers(store: Store) -> list[Clear]:
     """The prompts indexed for the store's entries: in this process (the in-process index, an
-    index given in ``SemanticConfig``) and, for a Redis store, in its Redis."""
+    index given in ``SemanticConfig``) and, for a Redis store, in its Redis; and the error
+    bound's calibration this process keeps (the store's copy is an entry of the namespace)."""
     indexes: list[Any] = []
     with contextlib.suppress(TypeError):
         indexes += [*_GIVEN.get(store, {}).values(), _INDEXES.get(store)]
@@ -55,7 +61,10 @@ def agentcache_store_clearers(store: Store) -> list[Clear]:
         with contextlib.suppress(ImportError):  # without redisvl, no RedisVL index was made
             indexes.append(_redis_index(redis))
     unique = {id(index): index for index in indexes if index is not None}.values()
-    return [index.clear for index in unique if callable(getattr(index, "clear", None))]
+    clears = [index.clear for index in unique if callable(getattr(index, "clear", None))]
+    with contextlib.suppress(TypeError):  # and what max_error learned, kept in this process
+        clears += [bound.forget for bound in _BOUNDS.get(store, ())]
+    return clears
 
 
 @hookimpl
@@ -95,6 +104,10 @@ def _semantic_command(args: argparse.Namespace) -> int:
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or
 # yours) share its semantic entries too, as they would through Redis.
 _INDEXES: weakref.WeakKeyDictionary[object, InProcessIndex] = weakref.WeakKeyDictionary()
+# The error bounds of the stages on each store: what they learned is forgotten with the store.
+_BOUNDS: weakref.WeakKeyDictionary[object, weakref.WeakSet[ErrorBound]] = (
+    weakref.WeakKeyDictionary()
+)
 # The indexes given in SemanticConfig(index=...), by store: cleared with the store.
 _GIVEN: weakref.WeakKeyDictionary[object, dict[int, VectorIndex]] = weakref.WeakKeyDictionary()
 

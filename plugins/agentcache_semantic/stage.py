@@ -20,6 +20,7 @@ from .bound import ErrorBound
 from .config import SemanticConfig
 from .guards import Guard
 from .index import Candidate, InProcessIndex, Vector, VectorIndex, normalize
+from .judge import Judge, route
 from .scope import Scope, semantic_scope
 from .shadow import compare
 from .vectorizer import Embed, warmup
@@ -68,8 +69,19 @@ class SemanticStage:
         self._floor = config.min_probability
         if self._bound is not None and self._floor is None:
             self._floor = BOUND_FLOOR  # the learned bound decides above it
+        self._judge = None if config.judge is None else Judge(
+            config.judge, config.judge_timeout, self._stats
+        )  # fmt: skip
+        """With a judge: candidates in ``judge_band`` are served only when it says yes."""
+        if self._judge is not None and self._verifier is not None:
+            self._floor = config.judge_band[0]  # the verifier refuses under the band
         self._space = space.encode()
         """The embedding space's name (``vectorizer.identify``), mixed into every context."""
+
+    @property
+    def bound(self) -> ErrorBound | None:
+        """The ``max_error`` bound, if any (``clear`` makes it forget what it learned)."""
+        return self._bound
 
     async def warmup(self) -> None:
         """Wait for the vectorizer: a local model, loading since the stage was built."""
@@ -106,8 +118,8 @@ class SemanticStage:
             self._stats.count("errors", "semantic")
             self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:
-            entry, candidate, verdict = match
-            passed = verdict.passed
+            entry, candidate, verdict, judged = match
+            passed = verdict.passed + (("judge",) if judged else ())
             decision = {
                 "layer": "semantic",
                 "prompt": scope.text,
@@ -119,6 +131,7 @@ class SemanticStage:
                     if verdict.probability is None
                     else {"probability": round(verdict.probability, 4)}
                 ),
+                **judged,
             }
             call.state.info.update(decision)
             score = candidate.similarity if verdict.probability is None else verdict.probability
@@ -182,7 +195,9 @@ class SemanticStage:
 
     async def _match(
         self, call: ModelCall, scope: Scope, candidates: list[Candidate]
-    ) -> tuple[Entry, Candidate, Decision] | None:
+    ) -> tuple[Entry, Candidate, Decision, dict[str, Any]] | None:
+        """The first candidate that may answer, its entry, its decision and, when the judge
+        was asked, its verdict (``{"judge": "yes", "judge_seconds": ...}``)."""
         for candidate in candidates:
             if candidate.digest == call.key.digest:
                 continue  # the exact entry itself: the exact layer already missed it
@@ -190,23 +205,16 @@ class SemanticStage:
                 scope.text, candidate.prompt, candidate.similarity, self._guards,
                 self._verifier, self._floor,
             )  # fmt: skip
+            probability = verdict.probability
             if verdict.refused_by is not None:
                 self._stats.count("semantic", f"vetoed:{verdict.refused_by}")
-                self._stats.explain(
-                    {
-                        "layer": "semantic",
-                        "vetoed": verdict.refused_by,
-                        "guard": verdict.guard,
-                        "prompt": scope.text,
-                        "matched_prompt": candidate.prompt,
-                        "similarity": round(candidate.similarity, 4),
-                        **(
-                            {}
-                            if verdict.probability is None
-                            else {"probability": round(verdict.probability, 4)}
-                        ),
-                    }
-                )
+                self._refused(scope, candidate, probability, verdict.refused_by, verdict.guard)
+                continue
+            score = candidate.similarity if probability is None else probability
+            band = "serve" if self._judge is None else route(score, self.config.judge_band)
+            if band == "refuse":  # without the verifier: the cosine is under the band
+                self._stats.count("semantic", "vetoed:judge_band")
+                self._refused(scope, candidate, probability, "judge_band", "judge_band")
                 continue
             raw = await self._store.get(CacheKey(call.namespace, candidate.digest))
             try:
@@ -218,5 +226,37 @@ class SemanticStage:
                     self.index.delete(call.namespace, candidate.digest), "semantic_index"
                 )
                 continue
-            return entry, candidate, verdict
+            judged: dict[str, Any] = {}
+            if band == "judge" and self._judge is not None:  # asked once the entry is there
+                said = await self._judge(scope.text, candidate.prompt)
+                judged = {"judge": said.answer, "judge_seconds": round(said.seconds, 4)}
+                judged.update({"judge_remembered": True} if said.remembered else {})
+                self._stats.count("semantic", f"judge_{said.answer}")
+                if said.error is not None:
+                    judged["judge_error"] = said.error
+                    self._store.warn(
+                        "semantic_judge", "semantic judge failed (%s); no hit", said.error
+                    )
+                if said.answer != "yes":
+                    self._refused(scope, candidate, probability, "judge", "judge", **judged)
+                    continue
+            return entry, candidate, verdict, judged
         return None
+
+    def _refused(
+        self, scope: Scope, candidate: Candidate, probability: float | None, reason: str,
+        guard: str | None, **extra: Any,
+    ) -> None:  # fmt: skip
+        """Keep a refused candidate's details in ``stats().recent``."""
+        self._stats.explain(
+            {
+                "layer": "semantic",
+                "vetoed": reason,
+                "guard": guard,
+                "prompt": scope.text,
+                "matched_prompt": candidate.prompt,
+                "similarity": round(candidate.similarity, 4),
+                **({} if probability is None else {"probability": round(probability, 4)}),
+                **extra,
+            }
+        )

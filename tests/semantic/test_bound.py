@@ -122,3 +122,26 @@ async def test_the_calibration_is_kept_in_redis(redis_url: str) -> None:
     raw = await cached.store.get(CacheKey(namespace, CALIBRATION))
     assert raw is not None and sum(Calibration.loads(raw).seen) >= 1
     await cached.close()
+
+
+async def test_clear_forgets_what_the_process_learned() -> None:
+    """The calibration is in the store under the namespace, so ``clear`` removes it there; the
+    copy this process kept must go too, or the bound serves on evidence that is gone."""
+    inner = Answers()
+    store = MemoryStore()
+    evidence = Calibration(seen=[100] * (len(EDGES) + 1))
+    await store.set(CacheKey("default", CALIBRATION), evidence.dumps())
+    config = SemanticConfig(vectorizer=EMBED.embed, embed_timeout=60, max_error=0.5)
+    cached = CachedModel(inner, store=store, semantic=config)
+    await ask(cached, QUESTION)
+    await ask(cached, PARAPHRASES[0])  # reads the stored evidence (served, or one recheck)
+    before = dict(cached.stats().semantic)
+    assert before.get("bound_served", 0) + before.get("bound_explored", 0) == 1
+    await cached.clear("default")
+    assert await store.get(CacheKey("default", CALIBRATION)) is None
+    await ask(cached, QUESTION)
+    for prompt in PARAPHRASES[1:3]:  # two observations cover no bin at 0.5: explored
+        await ask(cached, prompt)
+    after = cached.stats().semantic
+    assert after.get("bound_served", 0) == before.get("bound_served", 0)
+    assert after["bound_explored"] == before.get("bound_explored", 0) + 2

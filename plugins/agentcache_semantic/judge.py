@@ -1,0 +1,166 @@
+"""The judge: a second opinion, from a model that reads both prompts, before a semantic hit.
+
+The verifier reads word features; some pairs it cannot tell apart ("the capital" and "the
+former capital" differ in one word, as do many true paraphrases), and it is sure of some
+near-misses too. A model that reads both prompts can tell them apart, at the cost of a call, so
+the stage asks it about the candidates whose score is in ``SemanticConfig.judge_band`` (by
+default every candidate the verifier gives even odds or better): only after an exact miss, and
+far cheaper than the real call a refusal leads to. The judge is the user's cheapest ``Model``,
+or any callable ``(new, cached) -> bool`` (sync or async). Whatever goes wrong (an error, a
+timeout, an answer that is neither yes nor no) refuses the candidate: a judge may cost a hit,
+never serve a wrong one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import string
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agents import ItemHelpers, ModelSettings
+from agents.models.interface import Model, ModelTracing
+
+from agentcache.guard import with_timeout
+from agentcache.stats import Stats
+
+SPENT = "semantic_judge"
+"""The name the judge's calls are counted under in ``StatsSnapshot.spent``."""
+INSTRUCTIONS = (
+    "You check a cache. Two requests follow. Would a single answer fully and correctly answer "
+    'both requests? Reply with exactly one word: "yes" or "no".'
+)
+MAX_TOKENS = 8
+"""The reply's length cap: "yes" or "no" is one token, and a model that starts explaining
+would cost seconds for nothing (a reasoning model needs more: wrap it in a callable)."""
+REMEMBERED = 4096
+"""Verdicts kept, by prompt pair: a pair asked again (a popular question) costs no call."""
+Answer = Literal["yes", "no", "unclear", "error"]
+JudgeFn = Callable[[str, str], bool | Awaitable[bool]]
+
+
+def route(score: float, band: tuple[float, float]) -> Literal["refuse", "judge", "serve"]:
+    """A candidate's fate by its score (the verifier's probability, else the cosine): under
+    the band refused, in ``[low, high)`` judged, at or above ``high`` served unasked."""
+    low, high = band
+    return "refuse" if score < low else "judge" if score < high else "serve"
+
+
+def check(judge: Any) -> None:
+    """Raise ``TypeError`` naming what ``judge`` is, unless it is None, an SDK ``Model``
+    instance or a callable taking the two prompts (found at configuration, not at a call)."""
+    if judge is None or isinstance(judge, Model):
+        return
+    shown = f"{judge!r} ({type(judge).__name__})"
+    if inspect.isclass(judge):
+        raise TypeError(f"judge: pass an instance of {judge.__qualname__}, not the class")
+    if not callable(judge):
+        raise TypeError(
+            "judge must be None, an agents Model or a callable (new_prompt, cached_prompt) -> "
+            f"bool, got {shown}"
+        )
+    try:
+        inspect.signature(judge).bind("new", "cached")
+    except TypeError:
+        raise TypeError(f"judge must take two prompts (new, cached), got {shown}") from None
+    except ValueError:  # a builtin without a signature: its call will tell
+        pass
+
+
+def parse(text: str) -> bool | None:
+    """A model's reply: its first word, "yes" or "no" (any case, punctuation aside)."""
+    word = (text.split() or [""])[0].strip(string.punctuation + "*`'\"").lower()
+    return {"yes": True, "no": False}.get(word)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One judgement: only ``"yes"`` serves the candidate."""
+
+    answer: Answer
+    seconds: float
+    """What this caller waited (0 for a remembered verdict)."""
+    remembered: bool = False
+    error: str | None = None
+
+
+class Judge:
+    """Asks ``judge`` about a prompt pair within ``timeout`` seconds; remembers the verdicts
+    (not errors, which may pass) and asks once for concurrent calls on the same pair."""
+
+    def __init__(self, judge: Model | JudgeFn, timeout: float, stats: Stats | None = None) -> None:
+        self.judge, self.timeout, self._stats = judge, timeout, stats
+        self._known: OrderedDict[tuple[str, str], Answer] = OrderedDict()
+        self._lock = threading.Lock()  # models on other threads' loops may share a stage
+        self._pending: dict[tuple[Any, str, str], asyncio.Future[tuple[Answer, str | None]]] = {}
+
+    async def __call__(self, new: str, cached: str) -> Verdict:
+        with self._lock:
+            known = self._known.get((new, cached))
+            if known is not None:
+                self._known.move_to_end((new, cached))
+                return Verdict(known, 0.0, remembered=True)
+        key = (asyncio.get_running_loop(), new, cached)
+        shared = self._pending.get(key)
+        if shared is None:
+            shared = self._pending[key] = asyncio.ensure_future(self._ask(new, cached))
+            shared.add_done_callback(lambda _: self._pending.pop(key, None))
+        start = time.perf_counter()
+        answer, error = await asyncio.shield(shared)
+        return Verdict(answer, time.perf_counter() - start, error=error)
+
+    async def _ask(self, new: str, cached: str) -> tuple[Answer, str | None]:
+        start, tokens = time.perf_counter(), 0
+        judge = self.judge
+        asking = (
+            self._ask_model(judge, new, cached)
+            if isinstance(judge, Model)
+            else self._ask_callable(judge, new, cached)
+        )
+        try:
+            said, tokens = await with_timeout(asking, self.timeout)
+        except Exception as exc:  # a timeout, a provider error, a bug: refused, asked again
+            return "error", repr(exc)
+        finally:
+            if self._stats is not None:
+                self._stats.spend(SPENT, time.perf_counter() - start, tokens)
+        answer: Answer = "yes" if said is True else "no" if said is False else "unclear"
+        with self._lock:
+            self._known[new, cached] = answer
+            if len(self._known) > REMEMBERED:
+                self._known.popitem(last=False)
+        return answer, None
+
+    @staticmethod
+    async def _ask_model(model: Model, new: str, cached: str) -> tuple[object, int]:
+        response = await model.get_response(
+            system_instructions=INSTRUCTIONS,
+            input=[{"role": "user", "content": f"Request 1: {new}\nRequest 2: {cached}"}],
+            model_settings=ModelSettings(temperature=0, max_tokens=MAX_TOKENS),
+            tools=[],
+            output_schema=None,
+            handoffs=[],
+            tracing=ModelTracing.DISABLED,
+            previous_response_id=None,
+            conversation_id=None,
+            prompt=None,
+        )
+        text = "".join(ItemHelpers.extract_text(item) or "" for item in response.output)
+        return parse(text), response.usage.total_tokens
+
+    @staticmethod
+    async def _ask_callable(judge: JudgeFn, new: str, cached: str) -> tuple[object, int]:
+        """A coroutine function is awaited; anything else runs in a worker thread (a sync
+        judge that calls a service would block every run on the loop), and an awaitable it
+        returns is awaited. Only a bool is a verdict."""
+        if inspect.iscoroutinefunction(judge) or inspect.iscoroutinefunction(
+            type(judge).__call__  # an object whose __call__ is async
+        ):
+            return await judge(new, cached), 0  # type: ignore[misc]
+        said = await asyncio.to_thread(judge, new, cached)
+        return (await said if inspect.isawaitable(said) else said), 0

@@ -1,0 +1,262 @@
+"""The judge through ``Runner.run`` with the real local MiniLM model: it decides the candidates
+whose verifier probability is in ``judge_band``, either way, and whatever goes wrong with it
+costs a hit, never a wrong answer or a failed run."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from agentcache_semantic import SemanticConfig
+from agentcache_semantic.index import normalize
+from agentcache_semantic.judge import INSTRUCTIONS, MAX_TOKENS, parse
+from agentcache_semantic.verifier import builtin
+from agents.testing import assistant_message
+from agents.usage import Usage
+
+from agentcache import CachedModel
+from agentcache.stats import Stats
+from tests.semantic.test_semantic_runner import EMBED, EchoModel, ask, cached_model
+from tests.support import TurnModel
+
+CACHED = "What is the capital of Australia?"
+PARAPHRASE = "What's the capital city of Australia?"
+"""The verifier alone serves it (probability about 0.99)."""
+NEAR_MISS = "What was the former capital of Australia?"
+"""The verifier alone refuses it (about 0.93, under the 0.95 cutoff)."""
+EVERY_CANDIDATE = (0.0, 1.0)
+"""A band every candidate that passes the hard vetoes falls in: the judge decides them all."""
+
+
+async def probability(new: str, cached: str = CACHED) -> float:
+    """The verifier's probability for the pair, at the similarity the stage computes."""
+    a, b = normalize(await EMBED.embed(new)), normalize(await EMBED.embed(cached))
+    return builtin().probability(new, cached, float(np.dot(a, b)))
+
+
+class Judge:
+    """A callable judge that says ``verdict`` (after ``delay`` seconds) and records the pairs
+    it was asked about."""
+
+    def __init__(self, verdict: Any, delay: float = 0.0) -> None:
+        self.verdict, self.delay = verdict, delay
+        self.asked: list[tuple[str, str]] = []
+
+    async def __call__(self, new: str, cached: str) -> Any:
+        self.asked.append((new, cached))
+        await asyncio.sleep(self.delay)
+        if isinstance(self.verdict, Exception):
+            raise self.verdict
+        return self.verdict
+
+
+def refusals(cached: CachedModel) -> list[dict[str, Any]]:
+    return [dict(d) for d in cached.stats().recent if d.get("vetoed") == "judge"]
+
+
+async def test_the_judge_refuses_a_candidate_the_verifier_would_serve() -> None:
+    assert await probability(PARAPHRASE) >= builtin().cutoff  # the verifier alone serves it
+    control = EchoModel()
+    plain = cached_model(control)
+    await ask(plain, CACHED)
+    assert await ask(plain, PARAPHRASE) == f"answer to: {CACHED}" and control.calls == 1
+
+    inner, judge = EchoModel(), Judge(False)
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE)
+    await ask(cached, CACHED)
+    assert await ask(cached, PARAPHRASE) == f"answer to: {PARAPHRASE}"
+    assert inner.calls == 2 and judge.asked == [(PARAPHRASE, CACHED)]
+    stats = cached.stats()
+    assert stats.semantic == {"judge_no": 1} and "semantic" not in stats.hits_by_layer
+    (refusal,) = refusals(cached)
+    assert refusal["judge"] == "no" and refusal["guard"] == "judge"
+    assert (refusal["prompt"], refusal["matched_prompt"]) == (PARAPHRASE, CACHED)
+    assert refusal["probability"] >= builtin().cutoff and 0.85 <= refusal["similarity"] < 1.0
+    assert refusal["judge_seconds"] >= 0.0
+
+
+async def test_the_judge_serves_a_candidate_the_verifier_refuses() -> None:
+    assert await probability(NEAR_MISS) < builtin().cutoff  # the verifier alone refuses it
+    inner = EchoModel()
+    judge = lambda new, cached: True  # noqa: E731 - a sync judge: it runs in a worker thread
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE)
+    await ask(cached, CACHED)
+    assert await ask(cached, NEAR_MISS) == f"answer to: {CACHED}"
+    assert inner.calls == 1
+    stats = cached.stats()
+    assert stats.hits_by_layer == {"semantic": 1} and stats.semantic == {"judge_yes": 1}
+    decision = stats.recent[-1]
+    assert decision["judge"] == "yes" and decision["guards"][-1] == "judge"
+    assert decision["probability"] < builtin().cutoff
+    assert cached.recent_calls[-1].state.info["judge"] == "yes"
+
+
+async def test_the_band_decides_which_candidates_the_judge_is_asked_about() -> None:
+    """At or above the band: served unasked; under it: refused unasked, as by the verifier."""
+    p = await probability(PARAPHRASE)
+    assert 0.01 < p < 0.99  # room on either side (the margins: float32 similarities)
+    for band, served in (((0.0, p - 0.005), True), ((p + 0.005, 1.0), False)):
+        inner, judge = EchoModel(), Judge(not served)  # it would say the opposite
+        cached = cached_model(inner, judge=judge, judge_band=band)
+        await ask(cached, CACHED)
+        answer = await ask(cached, PARAPHRASE)
+        assert answer == f"answer to: {CACHED if served else PARAPHRASE}", band
+        assert judge.asked == [] and "semantic_judge" not in cached.stats().spent
+        if not served:
+            assert cached.stats().semantic == {"vetoed:verifier": 1}
+
+
+async def test_without_the_verifier_the_band_is_on_the_cosine() -> None:
+    inner, judge = EchoModel(), Judge(False)
+    cached = cached_model(inner, verifier=False, judge=judge)  # the default band, (0.5, 1.0)
+    await ask(cached, CACHED)
+    assert await ask(cached, PARAPHRASE) == f"answer to: {PARAPHRASE}"
+    (refusal,) = refusals(cached)
+    assert "probability" not in refusal and 0.5 <= refusal["similarity"] < 0.99
+    assert judge.asked == [(PARAPHRASE, CACHED)]
+
+
+def scripted(reply: str) -> TurnModel:
+    usage = Usage(requests=1, input_tokens=70, output_tokens=2, total_tokens=72)
+    return TurnModel([lambda ids: [assistant_message(reply)]], usage=usage)
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ("Yes.", "yes"),
+        ("**YES**", "yes"),
+        ("no", "no"),
+        ("No, one asks...", "no"),
+        ("Maybe", "unclear"),
+    ],
+)
+async def test_a_model_judge_is_asked_and_its_cost_counted(reply: str, verdict: str) -> None:
+    model = scripted(reply)
+    inner = EchoModel()
+    cached = cached_model(inner, judge=model, judge_band=EVERY_CANDIDATE)
+    await ask(cached, CACHED)
+    answer = await ask(cached, NEAR_MISS)
+    assert answer == f"answer to: {CACHED if verdict == 'yes' else NEAR_MISS}"
+    assert inner.calls == (1 if verdict == "yes" else 2)
+    (call,) = model.calls
+    assert call["input"] == [
+        {"role": "user", "content": f"Request 1: {NEAR_MISS}\nRequest 2: {CACHED}"}
+    ]
+    assert call["settings"].temperature == 0 and call["tools"] == []
+    assert call["settings"].max_tokens == MAX_TOKENS
+    stats = cached.stats()
+    assert stats.semantic == {f"judge_{verdict}": 1}
+    spent = stats.spent["semantic_judge"]
+    assert spent["calls"] == 1 and spent["tokens"] == 72 and 0.0 < spent["seconds"] < 10.0
+
+
+def test_spending_is_counted_by_name_and_reset() -> None:
+    stats = Stats()
+    stats.spend("semantic_judge", 0.5, 70)
+    stats.spend("semantic_judge", 0.25)
+    stats.spend("other", -1.0, -5)  # a clock that went back counts nothing
+    snapshot = stats.snapshot()
+    assert snapshot.spent == {
+        "semantic_judge": {"calls": 2, "seconds": 0.75, "tokens": 70},
+        "other": {"calls": 1, "seconds": 0.0, "tokens": 0},
+    }
+    stats.reset()
+    assert stats.snapshot().spent == {} and snapshot.spent["other"]["calls"] == 1
+
+
+def test_a_reply_is_read_by_its_first_word() -> None:
+    replies = ("Yes", " yes, both", "NO.", "'no'", "Yes!", "nope", "", "I think")
+    assert [parse(t) for t in replies] == [True, True, False, False, True, None, None, None]
+    assert '"yes" or "no"' in INSTRUCTIONS
+
+
+@pytest.mark.parametrize("kind", ["raises", "sleeps", "sleeps in a thread"])
+async def test_a_failing_or_slow_judge_refuses_and_the_run_goes_on(kind: str) -> None:
+    assert await probability(PARAPHRASE) >= builtin().cutoff  # served without a judge
+
+    def sleepy(new: str, cached: str) -> bool:
+        time.sleep(1.0)
+        return True
+
+    judge: Any = {
+        "raises": Judge(RuntimeError("judge is down")),
+        "sleeps": Judge(True, delay=30.0),
+        "sleeps in a thread": sleepy,
+    }[kind]
+    inner = EchoModel()
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE, judge_timeout=0.2)
+    await ask(cached, CACHED)
+    start = time.perf_counter()
+    answer = await asyncio.wait_for(ask(cached, PARAPHRASE), 30)
+    assert answer == f"answer to: {PARAPHRASE}" and inner.calls == 2
+    assert time.perf_counter() - start < 5.0  # not the judge's 30 s
+    stats = cached.stats()
+    assert stats.semantic == {"judge_error": 1} and stats.errors == {}
+    (refusal,) = refusals(cached)
+    assert refusal["judge"] == "error"
+    assert ("Timeout" if "sleeps" in kind else "judge is down") in refusal["judge_error"]
+    assert stats.spent["semantic_judge"]["calls"] == 1
+    # an error is not remembered: the same pair (in another context) is asked again
+    await ask(cached, CACHED, instructions="Be brief.")
+    await ask(cached, PARAPHRASE, instructions="Be brief.")
+    assert cached.stats().semantic == {"judge_error": 2}
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"judge": "yes"}, "judge must be None, an agents Model or a callable"),
+        ({"judge": 1.0}, "judge must be None"),
+        ({"judge": EchoModel}, "instance of EchoModel, not the class"),
+        ({"judge": lambda new: True}, "judge must take two prompts"),
+        ({"judge_band": (0.9, 0.5)}, "judge_band must be two scores"),
+        ({"judge_band": (0, 2)}, "judge_band must be two scores"),
+        ({"judge_band": (0.5,)}, "judge_band must be two scores"),
+        ({"judge_band": "0.5, 0.9"}, "judge_band must be two scores"),
+        ({"judge_band": (False, True)}, "judge_band must be two scores"),
+        ({"judge_band": (float("nan"), 0.9)}, "judge_band must be two scores"),
+        ({"judge_timeout": 0}, "judge_timeout must be a finite number > 0"),
+        ({"judge_timeout": float("inf")}, "judge_timeout"),
+        ({"judge": Judge(True), "min_probability": 0.9}, "set judge_band instead"),
+        ({"judge": Judge(True), "max_error": 0.01}, "choose one"),
+    ],
+)
+def test_bad_judge_settings_raise_at_construction(settings: dict[str, Any], named: str) -> None:
+    with pytest.raises((TypeError, ValueError), match=named) as raised:
+        CachedModel(EchoModel(), semantic=SemanticConfig(vectorizer=EMBED.embed, **settings))
+    assert "\n" not in str(raised.value)
+    with pytest.raises((TypeError, ValueError), match=named):
+        CachedModel(EchoModel(), semantic={"vectorizer": EMBED.embed, **settings})
+
+
+def test_good_judge_settings_are_taken() -> None:
+    async def judge(new: str, cached: str) -> bool:
+        return True
+
+    for value in (None, judge, Judge(True), scripted("yes"), lambda new, cached: True):
+        CachedModel(EchoModel(), semantic=SemanticConfig(vectorizer=EMBED.embed, judge=value))
+    config = SemanticConfig(judge=judge, judge_band=[0, 1])  # type: ignore[arg-type]
+    assert config.judge_band == (0.0, 1.0) and hash(config)
+
+
+async def test_a_pair_is_judged_once() -> None:
+    """Two contexts hold the same cached prompt: the same pair, asked in each (at once, then
+    again), costs one judgement."""
+    inner, judge = EchoModel(), Judge(True, delay=0.3)
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE)
+    contexts = ("Answer briefly.", "Be brief.", "Answer in one line.")
+    for instructions in contexts:
+        await ask(cached, CACHED, instructions=instructions)
+    answers = await asyncio.gather(*(ask(cached, NEAR_MISS, i) for i in contexts[:2]))
+    assert answers == [f"answer to: {CACHED}"] * 2
+    assert judge.asked == [(NEAR_MISS, CACHED)]  # the concurrent two: one judgement
+    assert await ask(cached, NEAR_MISS, contexts[2]) == f"answer to: {CACHED}"
+    assert judge.asked == [(NEAR_MISS, CACHED)]  # remembered
+    stats = cached.stats()
+    assert inner.calls == 3 and stats.hits_by_layer == {"semantic": 3}
+    assert stats.semantic == {"judge_yes": 3} and stats.spent["semantic_judge"]["calls"] == 1
+    assert stats.recent[-1]["judge_remembered"] is True
