@@ -37,6 +37,7 @@ paraphrases, the labelled probe sets in ``benchmarks/`` measure the near-misses 
     python benchmarks/bench_semantic_qqp.py --config '{"threshold": 0.85, "top_k": 1}'
     python benchmarks/bench_semantic_qqp.py --quick               # N=100, for CI
     python benchmarks/bench_semantic_qqp.py --show 20             # wrong hits, read by hand
+    python benchmarks/bench_semantic_qqp.py --judge-oracle        # + a judge that knows labels
 
 ``--config JSON`` (repeatable) is a row of ``SemanticConfig`` keyword arguments (default ``{}``,
 the defaults); ``--sweep`` adds plain nearest neighbour (``guards=[]``, ``top_k=1``) and the
@@ -380,6 +381,15 @@ async def main_async(args: argparse.Namespace) -> int:
             (f"{'guarded' if not base else label_of(base)} @ {t:.2f}", {**base, "threshold": t})
             for t in args.thresholds
         ]
+    if args.judge_oracle:  # a judge that answers from the labels: precision 1 by construction
+
+        def oracle(new: str, cached: str) -> bool:
+            return bool(classes.get(new) == classes.get(cached))
+
+        rows += [
+            (f"perfect judge (the labels) @ {t:.2f}", {"judge": oracle, "threshold": t})
+            for t in (SemanticConfig().threshold, 0.70)
+        ]
     embed = MemoEmbed()
     t1 = time.perf_counter()
     if args.live_embed:  # load the stage's model first: a lookup waits 5 s at most for it
@@ -446,6 +456,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="Runner.run calls at once")
     parser.add_argument(
         "--live-embed", action="store_true", help="let the stage embed each prompt itself"
+    )
+    parser.add_argument(
+        "--judge-oracle",
+        action="store_true",
+        help="also with a judge that answers from the labels: the correct hits a judge can reach",
     )
     args = parser.parse_args()
     return asyncio.run(main_async(args))
