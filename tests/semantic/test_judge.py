@@ -14,12 +14,13 @@ from agentcache_semantic import SemanticConfig
 from agentcache_semantic.index import normalize
 from agentcache_semantic.judge import INSTRUCTIONS, MAX_TOKENS, parse
 from agentcache_semantic.verifier import builtin
+from agents import RunConfig, Runner
 from agents.testing import assistant_message
 from agents.usage import Usage
 
 from agentcache import CachedModel
 from agentcache.stats import Stats
-from tests.semantic.test_semantic_runner import EMBED, EchoModel, ask, cached_model
+from tests.semantic.test_semantic_runner import EMBED, EchoModel, agent, ask, cached_model
 from tests.support import TurnModel
 
 CACHED = "What is the capital of Australia?"
@@ -260,3 +261,17 @@ async def test_a_pair_is_judged_once() -> None:
     assert inner.calls == 3 and stats.hits_by_layer == {"semantic": 3}
     assert stats.semantic == {"judge_yes": 3} and stats.spent["semantic_judge"]["calls"] == 1
     assert stats.recent[-1]["judge_remembered"] is True
+
+
+async def test_a_streamed_turn_is_judged_like_any_other() -> None:
+    """Stages never see a stream: the judge decides a Runner.run_streamed turn too, and a hit it
+    allows is replayed as a stream (the inner model's stream_response would raise)."""
+    assert await probability(NEAR_MISS) < builtin().cutoff  # the verifier alone refuses it
+    inner, judge = EchoModel(), Judge(True)
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE)
+    await ask(cached, CACHED)
+    result = Runner.run_streamed(agent(), NEAR_MISS, run_config=RunConfig(model=cached))
+    kinds = [event.type async for event in result.stream_events()]
+    assert result.final_output == f"answer to: {CACHED}" and "raw_response_event" in kinds
+    assert inner.calls == 1 and judge.asked == [(NEAR_MISS, CACHED)]
+    assert cached.stats().hits_by_layer == {"semantic": 1}
