@@ -1,8 +1,9 @@
 """Why two prompts would or would not share a semantic hit: ``agentcache semantic A B``.
 
 For calibrating a threshold and writing a guard: the similarity the configured vectorizer
-gives, the verdict of every guard (built-in and plugin), not only the first veto, and the
-verifier's probability; the verdict is the stage's own decision.
+gives, the verdict of every guard (built-in and plugin), not only the first veto, the
+verifier's probability and, with a judge configured, what it said; the verdict is the stage's
+own decision.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from agentcache.plugins import Plugins, get_plugins
 from .config import SemanticConfig
 from .guards import verdict_of
 from .index import normalize
+from .judge import Judge, Verdict, route
 from .vectorizer import resolve
 from .verifier import Decision, builtin, decide
 
@@ -30,11 +32,21 @@ class MatchReport:
     """The stage's decision: hard vetoes, then the verifier (or every guard without one)."""
     hard: frozenset[str] = frozenset()
     """With the verifier: the guards whose veto is final (the others are its features)."""
+    judged: Verdict | None = None
+    """With a judge, when the score is in its band: what it said."""
+    band: str = "serve"
+    """With a judge: ``route``'s fate of the score (``refuse``, ``judge`` or ``serve``)."""
 
     @property
     def hits(self) -> bool:
         """Whether a cached ``cached`` prompt would answer ``new`` (in the same context)."""
-        return self.similarity >= self.threshold and self.decision.refused_by is None
+        judged = self.judged is None or self.judged.answer == "yes"
+        return (
+            self.similarity >= self.threshold
+            and self.decision.refused_by is None
+            and self.band != "refuse"
+            and judged
+        )
 
     def __str__(self) -> str:
         above = "at or above" if self.similarity >= self.threshold else "BELOW"
@@ -49,6 +61,13 @@ class MatchReport:
                 f"  {'verifier':<14} probability {self.decision.probability:.3f}"
                 + (" (below the cutoff)" if refused else "")
             )
+        if self.judged is not None:
+            error = f" ({self.judged.error})" if self.judged.error else ""
+            lines.append(
+                f"  {'judge':<14} {self.judged.answer}{error}, {self.judged.seconds:.2f} s"
+            )
+        elif self.band != "serve":
+            lines.append(f"  {'judge':<14} not asked (the score is under its band)")
         lines.append("verdict: " + ("HIT" if self.hits else "no hit"))
         return "\n".join(lines)
 
@@ -63,6 +82,14 @@ async def explain_match(
     verdicts = tuple((name, verdict_of(name, g, new, cached)) for name, g in guards)
     similarity = float(np.dot(a, b))
     verifier = builtin() if config.verifier else None
-    decision = decide(new, cached, similarity, guards, verifier, config.min_probability)
+    judge = config.judge
+    cutoff = config.min_probability if judge is None else config.judge_band[0]
+    decision = decide(new, cached, similarity, guards, verifier, cutoff)
     hard = frozenset(verifier.hard_vetoes) if verifier else frozenset()
-    return MatchReport(similarity, config.threshold, verdicts, decision, hard)
+    band, judged = "serve", None
+    if judge is not None and decision.refused_by is None:
+        score = similarity if decision.probability is None else decision.probability
+        band = route(score, config.judge_band)
+        if band == "judge" and similarity >= config.threshold:
+            judged = await Judge(judge, config.judge_timeout)(new, cached)
+    return MatchReport(similarity, config.threshold, verdicts, decision, hard, judged, band)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import os
 import sys
 import weakref
 from collections.abc import Iterable, Mapping
@@ -83,6 +84,10 @@ def agentcache_cli_commands(subparsers: Any) -> None:
     sem.add_argument("cached", help="the prompt whose answer is cached")
     sem.add_argument("--threshold", type=float, default=None, help="cosine (default: 0.80)")
     sem.add_argument("--vectorizer", default=None, help='"onnx" or "onnx-int8" (default: torch)')
+    sem.add_argument(
+        "--judge-url", help="also ask a judge: an OpenAI-compatible server's /v1 URL"
+    )  # fmt: skip
+    sem.add_argument("--judge-model", default="gpt-4o-mini", help="the judge's model name")
     sem.set_defaults(run=_semantic_command)
 
 
@@ -90,7 +95,7 @@ def _semantic_command(args: argparse.Namespace) -> int:
     from .explain import explain_match
 
     try:
-        config = SemanticConfig(vectorizer=args.vectorizer)
+        config = SemanticConfig(vectorizer=args.vectorizer, judge=_judge(args))
         if args.threshold is not None:
             config = dataclasses.replace(config, threshold=args.threshold)
         report = asyncio.run(explain_match(args.new, args.cached, config))
@@ -99,6 +104,19 @@ def _semantic_command(args: argparse.Namespace) -> int:
         return 2
     print(report)
     return 0 if report.hits else 1
+
+
+def _judge(args: argparse.Namespace) -> Any:
+    """The judge ``--judge-url`` names: a chat completions model (the key, if the server needs
+    one, from ``OPENAI_API_KEY``)."""
+    if not args.judge_url:
+        return None
+    from agents import OpenAIChatCompletionsModel
+    from openai import AsyncOpenAI
+
+    key = os.environ.get("OPENAI_API_KEY") or "unused"
+    client = AsyncOpenAI(base_url=args.judge_url, api_key=key)
+    return OpenAIChatCompletionsModel(model=args.judge_model, openai_client=client)
 
 
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or

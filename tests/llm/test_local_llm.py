@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from agents import (
     Agent,
     ModelSettings,
@@ -198,3 +199,18 @@ async def test_file_store_replays_in_a_new_model(local_llm: Any, tmp_path: Path)
     assert second.final_output == first.final_output
     assert seen(second.new_items) == seen(first.new_items)
     assert reader.stats().hits == 1
+
+
+def test_the_semantic_command_asks_a_real_judge(
+    local_llm: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``agentcache semantic --judge-url``: the question reaches the model, and a reply that is
+    neither yes nor no (this base model continues the text) is no hit."""
+    from agentcache.cli import main
+
+    before = local_llm.requests
+    new, cached = "What's the capital city of Australia?", "What is the capital of Australia?"
+    code = main(["semantic", new, cached, "--judge-url", local_llm.base_url, "--judge-model", "g"])
+    out = capsys.readouterr().out
+    assert local_llm.requests - before == 1
+    assert "judge          unclear" in out and code == 1, out

@@ -41,3 +41,21 @@ async def test_plugin_guards_are_explained_too() -> None:
         "How do I copy the repository?", "How do I clone the repository?", SemanticConfig(), plugins
     )
     assert dict(report.verdicts)["git_verb"] == "git_verb" and not report.hits
+
+
+@pytest.mark.parametrize("says", [True, False])
+async def test_a_judge_decides_the_match_it_is_asked_about(says: bool) -> None:
+    """The verifier alone refuses "the former capital"; a judge over the whole band decides."""
+    new, cached = "What was the former capital of Australia?", "What is the capital of Australia?"
+    asked: list[tuple[str, str]] = []
+
+    async def judge(a: str, b: str) -> bool:
+        asked.append((a, b))
+        return says
+
+    alone = await explain_match(new, cached, SemanticConfig())
+    assert not alone.hits and alone.decision.refused_by == "verifier"
+    config = SemanticConfig(judge=judge, judge_band=(0.0, 1.0))
+    report = await explain_match(new, cached, config)
+    assert asked == [(new, cached)] and report.hits is says
+    assert f"judge          {'yes' if says else 'no'}" in str(report)
