@@ -67,9 +67,11 @@ class SemanticConfig:
     even odds or better: the verifier is sure of some near-misses too (a perfect judge over
     ``[0.5, 0.99)`` leaves 1 to 10% of the hits wrong on the probe holdouts; over
     ``[0.5, 1.0)``, none). A higher ``high`` costs calls, not hits."""
-    judge_timeout: float = 10.0
+    judge_timeout: float = 5.0
     """Seconds the judge may take. A judge that fails, times out or answers neither yes nor no
-    refuses the candidate: the call goes on to the model, as on any miss."""
+    refuses the candidate: the call goes on to the model, as on any miss. After 3 failures in
+    a row it is not asked for a second (then up to 30 s, doubling while it keeps failing):
+    a judge that is down costs a few timeouts, not one per lookup."""
 
     def __post_init__(self) -> None:
         for name in ("threshold", "shadow_agreement"):

@@ -40,7 +40,12 @@ MAX_TOKENS = 8
 would cost seconds for nothing (a reasoning model needs more: wrap it in a callable)."""
 REMEMBERED = 4096
 """Verdicts kept, by prompt pair: a pair asked again (a popular question) costs no call."""
-Answer = Literal["yes", "no", "unclear", "error"]
+FAILURES = 3
+"""Consecutive failures (errors, timeouts) after which the judge is not asked for a while."""
+PAUSE = (1.0, 30.0)
+"""The first pause after ``FAILURES``, and the longest (each failed retry doubles it): a judge
+that is down costs a few timeouts, not one per lookup, and is asked again within 30 s."""
+Answer = Literal["yes", "no", "unclear", "error", "skipped"]
 JudgeFn = Callable[[str, str], bool | Awaitable[bool]]
 
 
@@ -93,8 +98,12 @@ class Judge:
     """Asks ``judge`` about a prompt pair within ``timeout`` seconds; remembers the verdicts
     (not errors, which may pass) and asks once for concurrent calls on the same pair."""
 
-    def __init__(self, judge: Model | JudgeFn, timeout: float, stats: Stats | None = None) -> None:
-        self.judge, self.timeout, self._stats = judge, timeout, stats
+    def __init__(
+        self, judge: Model | JudgeFn, timeout: float, stats: Stats | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.judge, self.timeout, self._stats, self._clock = judge, timeout, stats, clock
+        self._failures, self._pause, self._paused_until = 0, PAUSE[0], 0.0
         self._known: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         self._lock = threading.Lock()  # models on other threads' loops may share a stage
         self._pending: dict[tuple[Any, str, str], asyncio.Future[tuple[Answer, str | None]]] = {}
@@ -105,6 +114,8 @@ class Judge:
             if known is not None:
                 self._known.move_to_end((new, cached))
                 return Verdict(known, 0.0, remembered=True)
+        if self._failures >= FAILURES and self._clock() < self._paused_until:
+            return Verdict("skipped", 0.0, error=f"paused: failed {FAILURES} times in a row")
         key = (asyncio.get_running_loop(), new, cached)
         shared = self._pending.get(key)
         if shared is None:
@@ -125,16 +136,26 @@ class Judge:
         try:
             said, tokens = await with_timeout(asking, self.timeout)
         except Exception as exc:  # a timeout, a provider error, a bug: refused, asked again
+            self._failed()
             return "error", repr(exc)
         finally:
             if self._stats is not None:
                 self._stats.spend(SPENT, time.perf_counter() - start, tokens)
         answer: Answer = "yes" if said is True else "no" if said is False else "unclear"
+        self._failures, self._pause = 0, PAUSE[0]
         with self._lock:
             self._known[new, cached] = answer
             if len(self._known) > REMEMBERED:
                 self._known.popitem(last=False)
         return answer, None
+
+    def _failed(self) -> None:
+        """Count a failure; from ``FAILURES`` in a row, pause (doubling while retries fail)."""
+        self._failures += 1
+        if self._failures >= FAILURES:
+            if self._failures > FAILURES:
+                self._pause = min(self._pause * 2, PAUSE[1])
+            self._paused_until = self._clock() + self._pause
 
     @staticmethod
     async def _ask_model(model: Model, new: str, cached: str) -> tuple[object, int]:

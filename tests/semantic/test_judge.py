@@ -13,6 +13,7 @@ import pytest
 from agentcache_semantic import SemanticConfig
 from agentcache_semantic.index import normalize
 from agentcache_semantic.judge import INSTRUCTIONS, MAX_TOKENS, parse
+from agentcache_semantic.judge import Judge as JudgeOf
 from agentcache_semantic.verifier import builtin
 from agents import RunConfig, Runner
 from agents.testing import assistant_message
@@ -275,3 +276,31 @@ async def test_a_streamed_turn_is_judged_like_any_other() -> None:
     assert result.final_output == f"answer to: {CACHED}" and "raw_response_event" in kinds
     assert inner.calls == 1 and judge.asked == [(NEAR_MISS, CACHED)]
     assert cached.stats().hits_by_layer == {"semantic": 1}
+
+
+async def test_a_failing_judge_is_paused_then_asked_again() -> None:
+    """Three failures in a row pause the judge (refused unasked, ``skipped``) for a second,
+    doubling while retries fail; an answer closes it again."""
+    now = [0.0]
+    judge = Judge(RuntimeError("down"))
+    ask_judge = JudgeOf(judge, 5.0, clock=lambda: now[0])
+    answers = [(await ask_judge(f"q{i}", "c")).answer for i in range(5)]
+    assert answers == ["error"] * 3 + ["skipped"] * 2 and len(judge.asked) == 3
+    now[0] = 1.01  # the first pause is over: one retry, which fails: two seconds now
+    assert (await ask_judge("q5", "c")).answer == "error" and len(judge.asked) == 4
+    now[0] = 2.5
+    assert (await ask_judge("q6", "c")).answer == "skipped"
+    now[0] = 3.02
+    judge.verdict = True  # back
+    assert (await ask_judge("q7", "c")).answer == "yes"
+    assert (await ask_judge("q8", "c")).answer == "yes" and len(judge.asked) == 6
+
+
+async def test_through_the_runner_a_judge_that_is_down_stops_being_asked() -> None:
+    inner, judge = EchoModel(), Judge(RuntimeError("provider down"))
+    cached = cached_model(inner, judge=judge, judge_band=EVERY_CANDIDATE)
+    await ask(cached, CACHED)
+    for prompt in (PARAPHRASE, NEAR_MISS, "Which city is Australia's capital?", PARAPHRASE):
+        assert await ask(cached, prompt) == f"answer to: {prompt}"  # the model answered
+    stats = cached.stats().semantic
+    assert len(judge.asked) == 3 and stats["judge_error"] == 3 and stats["judge_skipped"] >= 1

@@ -14,7 +14,7 @@ from tests.semantic.test_semantic_runner import EchoModel, ask, cached_model
 
 
 async def test_a_changed_sub_question_that_every_guard_passes_is_refused() -> None:
-    """"the former capital" asks for another answer; no guard sees it (cosine 0.87)."""
+    """ "the former capital" asks for another answer; no guard sees it (cosine 0.87)."""
     for verifier, served in ((False, True), (True, False)):
         inner = EchoModel()
         cached = cached_model(inner, verifier=verifier)
@@ -26,7 +26,7 @@ async def test_a_changed_sub_question_that_every_guard_passes_is_refused() -> No
 
 
 async def test_a_reworded_paraphrase_a_guard_vetoes_is_served_by_the_verifier() -> None:
-    """"great" for "good": the substitution guard vetoes it; the verifier weighs it."""
+    """ "great" for "good": the substitution guard vetoes it; the verifier weighs it."""
     for verifier, served in ((False, False), (True, True)):
         inner = EchoModel()
         cached = cached_model(inner, verifier=verifier, min_probability=0.8)
