@@ -363,6 +363,15 @@ def entities(new: str, cached: str) -> str | None:
     return "entity" if not names <= a or not names <= b else None
 
 
+def entity_swap(new: str, cached: str) -> bool:
+    """Each prompt names something the other does not ("Shanghai" for "Beijing"): with the
+    verifier, ``entities`` is only a feature (a name one prompt adds is often a detail or a
+    spelling), but a swap of names asks about another thing, and vetoes."""
+    return bool(_entities(new) - _name_tokens(cached)) and bool(
+        _entities(cached) - _name_tokens(new)
+    )
+
+
 # --- roles ---------------------------------------------------------------------------------
 
 _ROLE_WORDS = {

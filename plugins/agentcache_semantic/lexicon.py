@@ -184,6 +184,11 @@ ANTONYM_PAIRS = (
 WORD_CLASSES: dict[str, frozenset[str]] = {
     "day": _words("today tonight tomorrow yesterday weekend"),
     "weekday": _words("monday tuesday wednesday thursday friday saturday sunday"),
+    # a day named either way: "tomorrow" and "on Friday" are two days unless today is Thursday
+    "date": _words(
+        "today tonight tomorrow yesterday weekend "
+        "monday tuesday wednesday thursday friday saturday sunday"
+    ),
     # "may" and "march" are left out: they are also a modal verb and a verb.
     "month": _words("january february april june july august september october november december"),
     "time_of_day": _words("morning afternoon evening night noon midnight"),

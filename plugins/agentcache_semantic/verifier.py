@@ -151,8 +151,10 @@ def decide(
     verifier: Verifier | None, cutoff: float | None = None,
 ) -> Decision:  # fmt: skip
     """Without a verifier every guard vetoes. With one, only its hard vetoes and the plugins'
-    guards veto (in ``guards``' order); then the classifier's probability must reach
+    guards veto (in ``guards``' order), and ``entities`` when the names are swapped (each
+    prompt names something the other does not); then the classifier's probability must reach
     ``cutoff`` (default: the verifier's own)."""
+    swaps = verifier is not None and any(n == "entities" for n, _ in guards)
     if verifier is not None:
         guards = [(n, f) for n, f in guards if n in verifier.hard_vetoes or n not in _GUARDS]
     verdict = g.check(new, cached, guards)
@@ -160,6 +162,8 @@ def decide(
         return Decision(verdict.vetoed_by, guards[len(verdict.passed)][0], verdict.passed, None)
     if verifier is None:
         return Decision(None, None, verdict.passed, None)
+    if swaps and g.entity_swap(new, cached):  # a feature only when one side adds a name
+        return Decision("entity", "entities", verdict.passed, None)
     p = verifier.probability(new, cached, similarity)
     if p < (verifier.cutoff if cutoff is None else cutoff):
         return Decision("verifier", "verifier", verdict.passed, p)

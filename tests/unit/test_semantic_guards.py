@@ -124,6 +124,8 @@ def test_a_guard_that_raises_vetoes() -> None:
         ("kinds", "Next bus to the airport", "Next train to the airport", "kind:transport"),
         ("kinds", "Dose of aspirin for children", "Dose of aspirin for adults", "kind:people"),
         ("kinds", "Weather in Oslo tomorrow", "Will it rain in Oslo tomorrow?", None),
+        ("kinds", "Weather in Lyon tomorrow?", "Weather in Lyon on Tuesday", "kind:date"),
+        ("kinds", "Weather in Oslo on Friday", "Will it rain in Oslo on Friday?", None),
         # substitution: a near copy with a content word changed, added or dropped
         ("substitution", "List the moons of Mars", "List the moons of Jupiter", "substitution"),
         ("substitution", "Sort the users by age", "Sort the active users by age", "substitution"),
