@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE.parent / "plugins"))
 
 from agentcache_semantic.config import SemanticConfig  # noqa: E402
 from agentcache_semantic.guards import BUILTIN_GUARDS, OPTIONAL_GUARDS  # noqa: E402
-from agentcache_semantic.judge import Judge, route  # noqa: E402
+from agentcache_semantic.judge import Judge, openai_compatible, route  # noqa: E402
 from agentcache_semantic.verifier import builtin  # noqa: E402
 from agentcache_semantic.verifier import decide as verify  # noqa: E402
 
@@ -92,12 +92,7 @@ def judge_server(args: argparse.Namespace) -> Iterator[str | None]:
 def make_judge(url: str, model: str, stats: Stats) -> Judge:
     """The shipped ``Judge`` on an SDK chat completions model, as ``SemanticConfig(judge=...)``
     builds it."""
-    from agents import OpenAIChatCompletionsModel
-    from openai import AsyncOpenAI
-
-    client = AsyncOpenAI(base_url=url, api_key="unused")
-    chat = OpenAIChatCompletionsModel(model=model, openai_client=client)
-    return Judge(chat, SemanticConfig().judge_timeout, stats)
+    return Judge(openai_compatible(url, model), SemanticConfig().judge_timeout, stats)
 
 
 def main() -> int:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import os
 import sys
 import weakref
 from collections.abc import Iterable, Mapping
@@ -107,16 +106,10 @@ def _semantic_command(args: argparse.Namespace) -> int:
 
 
 def _judge(args: argparse.Namespace) -> Any:
-    """The judge ``--judge-url`` names: a chat completions model (the key, if the server needs
-    one, from ``OPENAI_API_KEY``)."""
-    if not args.judge_url:
-        return None
-    from agents import OpenAIChatCompletionsModel
-    from openai import AsyncOpenAI
+    """The judge ``--judge-url`` names, if any."""
+    from .judge import openai_compatible
 
-    key = os.environ.get("OPENAI_API_KEY") or "unused"
-    client = AsyncOpenAI(base_url=args.judge_url, api_key=key)
-    return OpenAIChatCompletionsModel(model=args.judge_model, openai_client=client)
+    return openai_compatible(args.judge_url, args.judge_model) if args.judge_url else None
 
 
 # One in-process index per store object: models sharing a store (a CachedModelProvider's, or

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import string
 import threading
 import time
@@ -75,6 +76,16 @@ def check(judge: Any) -> None:
         raise TypeError(f"judge must take two prompts (new, cached), got {shown}") from None
     except ValueError:  # a builtin without a signature: its call will tell
         pass
+
+
+def openai_compatible(base_url: str, model: str) -> Model:
+    """A judge on an OpenAI-compatible chat completions server (the command line's and the
+    benchmarks' ``--judge-url``); the key, if the server needs one, from ``OPENAI_API_KEY``."""
+    from agents import OpenAIChatCompletionsModel
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY") or "unused")
+    return OpenAIChatCompletionsModel(model=model, openai_client=client)
 
 
 def parse(text: str) -> bool | None:
