@@ -36,7 +36,8 @@ runs that starves the event loop, store calls overrun their budget on a healthy 
 breaker opens. ``--smoke`` uses ``onnx-int8`` (the same model quantized, several times cheaper);
 compare them with ``--vectorizer``.
 
-Exit status: 0; 1 when a run failed or an entry reported stored did not read back intact;
+Exit status: 0; 1 when a run failed or answered wrong, or an entry reported stored did not read
+back intact;
 2 when the setup broke. Latency numbers are of this machine under this load: read the ratios to
 the baseline, and the loop lag (one event loop runs every worker: when it is saturated, every
 run waits its turn for the CPU, cached or not).
@@ -979,6 +980,9 @@ def verdict(report: dict[str, Any]) -> list[str]:
     if failed:
         kinds = {k: v for k, v in report["failures"].items() if k != "examples"}
         problems.append(f"{failed} run(s) failed: {kinds}")
+    wrong = report["baseline"]["wrong_answers"] + report["cached"]["wrong_answers"]
+    if wrong:  # a wrong answer served from the cache is the one failure worse than a miss
+        problems.append(f"{wrong} run(s) answered wrong (baseline + cached)")
     e, stores = report["entries"], report["stats"]["stores"]
     if e.get("intact", 0) != e["keys"] or e["writes"] < stores:
         problems.append(f"entries written but not read back intact: {e} (stores {stores})")
