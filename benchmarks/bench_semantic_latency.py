@@ -20,8 +20,9 @@ near misses and unrelated prompts (real text, several hundred), each searched in
 context, rotating through them.
 
 * ``embed``: one prompt through the vectorizer (the stage normalizes the result too):
-  sentence-transformers on torch (``LocalModel``, the default vectorizer; the baseline of the
-  ratios), and, if onnxruntime is installed, ``OnnxModel`` in float32 and in int8.
+  sentence-transformers on torch (``LocalModel``; the baseline of the ratios), and, if
+  onnxruntime is installed, ``OnnxModel`` in float32 (what the default vectorizer runs when it
+  can) and in int8.
 * ``search``: one ``index.search`` with a vector already computed (top_k and threshold of
   ``SemanticConfig``'s defaults).
   With two floors: the bare numpy product (on one BLAS thread, as the index does it) and top-k

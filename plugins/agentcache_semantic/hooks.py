@@ -82,7 +82,9 @@ def agentcache_cli_commands(subparsers: Any) -> None:
     sem.add_argument("new", help="the prompt being asked")
     sem.add_argument("cached", help="the prompt whose answer is cached")
     sem.add_argument("--threshold", type=float, default=None, help="cosine (default: 0.80)")
-    sem.add_argument("--vectorizer", default=None, help='"onnx" or "onnx-int8" (default: torch)')
+    sem.add_argument(
+        "--vectorizer", default=None, help='"onnx" or "onnx-int8" (default: the local model)'
+    )
     sem.add_argument(
         "--judge-url", help="also ask a judge: an OpenAI-compatible server's /v1 URL"
     )  # fmt: skip

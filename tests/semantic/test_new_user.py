@@ -127,7 +127,7 @@ async def test_the_local_model_starts_loading_when_the_model_is_built(
     local = vectorizer._SHARED[None]
     assert local._loader is not None  # loading already, before any call or warmup
     await asyncio.to_thread(local._loader.join, 300)
-    assert local._model is not None
+    assert local.onnx is not None and local.onnx._session is not None  # the default: ONNX
     assert await ask(cached, PROMPT) == f"answer to: {PROMPT}"
     assert await ask(cached, PARAPHRASE) == f"answer to: {PROMPT}"
     assert cached.stats().errors == {} and inner.calls == 1

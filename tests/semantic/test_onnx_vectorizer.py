@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from agentcache_semantic import LocalModel, vectorizer
 from agentcache_semantic.onnx_vectorizer import OnnxModel
 from agentcache_semantic.vectorizer import identify
 
@@ -92,3 +94,61 @@ def test_an_onnx_model_given_as_an_object_names_its_own_embedding_space(tmp_path
     assert identify(OnnxModel(other)) not in (identify(OnnxModel()), identify("onnx-int8"))
     assert identify(OnnxModel(other)) != identify(OnnxModel(other, quantize=True))
     assert identify(OnnxModel(other).embed) == identify(OnnxModel(other))
+
+
+# -- the default local model (vectorizer=None): ONNX in float32 when onnxruntime is there ------
+
+
+@pytest.fixture
+def fresh_default(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    """This process's first default model, exporting into this module's cache directory."""
+    monkeypatch.setattr(vectorizer, "_SHARED", {})
+    monkeypatch.setenv("AGENTCACHE_CACHE_DIR", str(cache_dir))
+
+
+@pytest.mark.usefixtures("fresh_default")
+async def test_the_default_model_runs_on_onnx_with_the_same_vectors() -> None:
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic=True)
+    await cached.warmup()
+    default = vectorizer._SHARED[None]
+    assert isinstance(default.active(), OnnxModel) and not default.active().quantize
+    for prompt in PROMPTS:  # the same space as torch's: the same thresholds, the same indexes
+        assert cosine(await default.embed(prompt), await EMBED.embed(prompt)) > 0.9999, prompt
+    assert identify(default.embed) == identify(None) == identify(EMBED.embed)
+    await ask(cached, "What is the capital of Australia?")
+    assert await ask(cached, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    assert cached.stats().hits_by_layer == {"semantic": 1} and inner.calls == 1
+
+
+@pytest.mark.usefixtures("fresh_default")
+async def test_a_failed_export_falls_back_to_torch_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: OnnxModel) -> Path:
+        raise RuntimeError("export failed: no space left on device")
+
+    monkeypatch.setattr(OnnxModel, "model_path", broken)
+    inner = EchoModel()
+    cached = CachedModel(inner, semantic=True)
+    await cached.warmup()
+    await ask(cached, "What is the capital of Australia?")
+    assert await ask(cached, "What's the capital city of Australia?") == (
+        "answer to: What is the capital of Australia?"
+    )
+    default = vectorizer._SHARED[None]
+    assert isinstance(default.active(), LocalModel) and default.onnx is None
+    assert cached.stats().errors == {} and inner.calls == 1
+    warnings = [r for r in caplog.records if "ONNX export failed" in r.getMessage()]
+    assert len(warnings) == 1 and "no space left" in warnings[0].getMessage()
+
+
+def test_without_onnxruntime_the_default_is_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name)
+    )
+    default = vectorizer.DefaultModel(None)
+    assert default.onnx is None and isinstance(default.active(), LocalModel)
