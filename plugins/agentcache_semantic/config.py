@@ -72,6 +72,12 @@ class SemanticConfig:
     refuses the candidate: the call goes on to the model, as on any miss. After 3 failures in
     a row it is not asked for a second (then up to 30 s, doubling while it keeps failing):
     a judge that is down costs a few timeouts, not one per lookup."""
+    judge_concurrency: int = 8
+    """Judge calls in flight at once (per event loop). A lookup waits for a slot up to
+    ``judge_timeout`` (then the call has its own ``judge_timeout``); one that gets no slot in
+    time is refused (``judge_skipped``), and that is not a judge failure. So a burst of
+    distinct near-duplicates (a cold cache under load) reaches the judge's provider a few calls
+    at a time, not all at once."""
 
     def __post_init__(self) -> None:
         for name in ("threshold", "shadow_agreement"):
@@ -124,6 +130,7 @@ class SemanticConfig:
             )
         object.__setattr__(self, "judge_band", (float(band[0]), float(band[1])))
         check_number("judge_timeout", self.judge_timeout)
+        check_int("judge_concurrency", self.judge_concurrency, minimum=1)
         if self.judge is not None and self.min_probability is not None:
             raise ValueError(
                 "min_probability and judge: with a judge, judge_band's (low, high) replaces "

@@ -19,6 +19,7 @@ import os
 import string
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -106,14 +107,18 @@ class Verdict:
 
 
 class Judge:
-    """Asks ``judge`` about a prompt pair within ``timeout`` seconds; remembers the verdicts
-    (not errors, which may pass) and asks once for concurrent calls on the same pair."""
+    """Asks ``judge`` about a prompt pair within ``timeout`` seconds, at most ``concurrency``
+    pairs at once per event loop; remembers the verdicts (not errors, which may pass) and asks
+    once for concurrent calls on the same pair."""
 
     def __init__(
         self, judge: Model | JudgeFn, timeout: float, stats: Stats | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, concurrency: int = 8,
     ) -> None:  # fmt: skip
         self.judge, self.timeout, self._stats, self._clock = judge, timeout, stats, clock
+        self.concurrency = concurrency
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._slots = weakref.WeakKeyDictionary()
         self._failures, self._pause, self._paused_until = 0, PAUSE[0], 0.0
         self._known: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         self._lock = threading.Lock()  # models on other threads' loops may share a stage
@@ -137,6 +142,24 @@ class Judge:
         return Verdict(answer, time.perf_counter() - start, error=error)
 
     async def _ask(self, new: str, cached: str) -> tuple[Answer, str | None]:
+        """Wait for a slot (within the timeout), then ask. A burst of distinct pairs queues
+        here instead of reaching the provider at once; a pair that gets no slot in time is
+        skipped (refused), which says nothing about the judge's health, so it is no failure."""
+        with self._lock:
+            slots = self._slots.setdefault(
+                asyncio.get_running_loop(), asyncio.Semaphore(self.concurrency)
+            )
+        try:
+            await with_timeout(slots.acquire(), self.timeout)
+        except TimeoutError:
+            return "skipped", f"busy: {self.concurrency} judge calls in flight for {self.timeout} s"
+        try:
+            return await self._ask_now(new, cached)
+        finally:
+            slots.release()
+
+    async def _ask_now(self, new: str, cached: str) -> tuple[Answer, str | None]:
+        """Ask, with the whole timeout: a timeout then always means the judge was slow."""
         start, tokens = time.perf_counter(), 0
         judge = self.judge
         asking = (

@@ -70,7 +70,8 @@ class SemanticStage:
         if self._bound is not None and self._floor is None:
             self._floor = BOUND_FLOOR  # the learned bound decides above it
         self._judge = None if config.judge is None else Judge(
-            config.judge, config.judge_timeout, self._stats
+            config.judge, config.judge_timeout, self._stats,
+            concurrency=config.judge_concurrency,
         )  # fmt: skip
         """With a judge: candidates in ``judge_band`` are served only when it says yes."""
         if self._judge is not None and self._verifier is not None:

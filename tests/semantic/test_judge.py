@@ -223,6 +223,8 @@ async def test_a_failing_or_slow_judge_refuses_and_the_run_goes_on(kind: str) ->
         ({"judge_band": (float("nan"), 0.9)}, "judge_band must be two scores"),
         ({"judge_timeout": 0}, "judge_timeout must be a finite number > 0"),
         ({"judge_timeout": float("inf")}, "judge_timeout"),
+        ({"judge_concurrency": 0}, "judge_concurrency"),
+        ({"judge_concurrency": 2.5}, "judge_concurrency"),
         ({"judge": Judge(True), "min_probability": 0.9}, "set judge_band instead"),
         ({"judge": Judge(True), "max_error": 0.01}, "choose one"),
     ],
@@ -304,3 +306,42 @@ async def test_through_the_runner_a_judge_that_is_down_stops_being_asked() -> No
         assert await ask(cached, prompt) == f"answer to: {prompt}"  # the model answered
     stats = cached.stats().semantic
     assert len(judge.asked) == 3 and stats["judge_error"] == 3 and stats["judge_skipped"] >= 1
+
+
+async def test_judge_calls_in_flight_are_capped() -> None:
+    """Ten distinct pairs at once, three slots: never more than three calls in flight, and
+    every pair is judged (each waits for a slot within the timeout)."""
+    in_flight, most = [0], [0]
+
+    async def judge(new: str, cached: str) -> bool:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+        return True
+
+    ask_judge = JudgeOf(judge, 5.0, concurrency=3)
+    verdicts = await asyncio.gather(*(ask_judge(f"q{i}", "c") for i in range(10)))
+    assert [v.answer for v in verdicts] == ["yes"] * 10 and most[0] == 3
+
+
+async def test_through_the_runner_a_busy_judge_skips_without_failing() -> None:
+    """One slot, three distinct pairs at once: the first two are judged in turn; the third
+    gets no slot within the timeout, so its run asks the model (``judge_skipped``), and a
+    skip for lack of a slot does not count towards pausing the judge."""
+    inner, judge = EchoModel(), Judge(True, delay=1.0)
+    cached = cached_model(
+        inner, judge=judge, judge_band=EVERY_CANDIDATE, judge_timeout=1.5, judge_concurrency=1
+    )
+    await ask(cached, CACHED)
+    prompts = (PARAPHRASE, NEAR_MISS, "Which city is Australia's capital?")
+    answers = await asyncio.gather(*(ask(cached, p) for p in prompts))
+    assert sorted(a == f"answer to: {CACHED}" for a in answers) == [False, True, True]
+    stats = cached.stats()
+    assert stats.semantic == {"judge_yes": 2, "judge_skipped": 1} and len(judge.asked) == 2
+    assert inner.calls == 2 and not stats.errors
+    (skipped,) = [d for d in stats.recent if d.get("judge") == "skipped"]
+    assert skipped["judge_error"].startswith("busy: 1 judge calls in flight")
+    judge.delay = 0.0  # not paused: the next pair is asked at once
+    assert await ask(cached, "What city is the capital of Australia?") == f"answer to: {CACHED}"
+    assert len(judge.asked) == 3
