@@ -62,8 +62,10 @@ _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PROBE_NAMESPACE = "agentcache-doctor"
 TOOL_ENTRY_FORMAT = "agentcache.tool"  # agentcache.tools.TOOL_ENTRY_FORMAT, without the SDK
-# What the semantic layer learns for SemanticConfig(max_error=...), kept next to the entries
+# What the semantic layer keeps next to the entries: what it learns for
+# SemanticConfig(max_error=...), and the judge's verdicts (agentcache_semantic.judge.FORMAT)
 CALIBRATION_FORMAT = "agentcache.semantic-calibration"
+VERDICT_FORMAT = "agentcache.semantic-verdict"
 
 
 class CliError(Exception):
@@ -556,8 +558,8 @@ async def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     records = await read_all(store, args.namespace)
     for r in records:
         error = r.error
-        if (r.doc or {}).get("format") == CALIBRATION_FORMAT:
-            continue  # not an answer: counts and scores (agentcache_semantic.bound)
+        if (r.doc or {}).get("format") in (CALIBRATION_FORMAT, VERDICT_FORMAT):
+            continue  # not an answer: counts and scores, a judge's yes or no
         if error is None and r.raw is not None and r.tool is not None:
             doc = r.doc or {}
             if doc.get("version") != 1 or not isinstance(

@@ -57,7 +57,8 @@ class SemanticConfig:
     (your cheapest; asked whether one answer would fully and correctly answer both prompts,
     "yes" or "no"), or a callable ``(new_prompt, cached_prompt) -> bool`` (sync or async).
     Asked only for candidates that passed the hard vetoes with a score in ``judge_band``,
-    once per prompt pair (verdicts are remembered); its calls show in
+    once per prompt pair (verdicts are remembered, and kept in the store for the other
+    processes that share it); its calls show in
     ``stats().spent["semantic_judge"]``. None: no judge."""
     judge_band: tuple[float, float] = (0.5, 1.0)
     """With a judge, ``(low, high)``: a candidate scoring under ``low`` is refused, one in

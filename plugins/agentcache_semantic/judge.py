@@ -14,7 +14,9 @@ never serve a wrong one.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
+import json
 import os
 import string
 import threading
@@ -29,7 +31,9 @@ from agents import ItemHelpers, ModelSettings
 from agents.models.interface import Model, ModelTracing
 
 from agentcache.guard import with_timeout
+from agentcache.keys import model_identity
 from agentcache.stats import Stats
+from agentcache.stores.base import CacheKey
 
 SPENT = "semantic_judge"
 """The name the judge's calls are counted under in ``StatsSnapshot.spent``."""
@@ -47,6 +51,10 @@ FAILURES = 3
 PAUSE = (1.0, 30.0)
 """The first pause after ``FAILURES``, and the longest (each failed retry doubles it): a judge
 that is down costs a few timeouts, not one per lookup, and is asked again within 30 s."""
+VERDICT = "semantic-verdict:"
+"""Where verdicts are kept in the cache store: ``{namespace}`` / ``VERDICT + sha256(judge,
+new, cached)``, so every process on a shared store asks once per pair."""
+FORMAT = "agentcache.semantic-verdict"
 Answer = Literal["yes", "no", "unclear", "error", "skipped"]
 JudgeFn = Callable[[str, str], bool | Awaitable[bool]]
 
@@ -120,11 +128,33 @@ class Judge:
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._slots = weakref.WeakKeyDictionary()
         self._failures, self._pause, self._paused_until = 0, PAUSE[0], 0.0
+        self._store: Any = None
+        self._spawn: Callable[[Any, str], object] = lambda coro, what: None
+        self._identity = ""
         self._known: OrderedDict[tuple[str, str], Answer] = OrderedDict()
         self._lock = threading.Lock()  # models on other threads' loops may share a stage
-        self._pending: dict[tuple[Any, str, str], asyncio.Future[tuple[Answer, str | None]]] = {}
+        self._pending: dict[tuple[Any, str, str], asyncio.Future[tuple[Answer, str | None, bool]]]
+        self._pending = {}
 
-    async def __call__(self, new: str, cached: str) -> Verdict:
+    def share(self, store: Any, spawn: Callable[[Any, str], object]) -> None:
+        """Keep verdicts in ``store`` too (a guarded store: its failures are misses), written
+        by ``spawn`` off the caller's path: processes sharing a store ask once per pair."""
+        self._store, self._spawn = store, spawn
+        judge = self.judge
+        if isinstance(judge, Model):
+            name: object = model_identity(judge)  # class, model name, base URL
+        else:  # a function's (or a callable object's class's) full name
+            named = judge if hasattr(judge, "__qualname__") else type(judge)
+            name = f"{named.__module__}.{named.__qualname__}"
+        self._identity = json.dumps(name, sort_keys=True)
+
+    def _key(self, namespace: str, new: str, cached: str) -> CacheKey:
+        pair = json.dumps([self._identity, INSTRUCTIONS, new, cached]).encode()
+        return CacheKey(namespace, VERDICT + hashlib.sha256(pair).hexdigest())
+
+    async def __call__(
+        self, new: str, cached: str, namespace: str = "default", ttl: float | None = None
+    ) -> Verdict:
         with self._lock:
             known = self._known.get((new, cached))
             if known is not None:
@@ -135,11 +165,34 @@ class Judge:
         key = (asyncio.get_running_loop(), new, cached)
         shared = self._pending.get(key)
         if shared is None:
-            shared = self._pending[key] = asyncio.ensure_future(self._ask(new, cached))
+            asking = self._recall_or_ask(new, cached, namespace, ttl)
+            shared = self._pending[key] = asyncio.ensure_future(asking)
             shared.add_done_callback(lambda _: self._pending.pop(key, None))
         start = time.perf_counter()
-        answer, error = await asyncio.shield(shared)
-        return Verdict(answer, time.perf_counter() - start, error=error)
+        answer, error, stored = await asyncio.shield(shared)
+        return Verdict(answer, time.perf_counter() - start, remembered=stored, error=error)
+
+    async def _recall_or_ask(
+        self, new: str, cached: str, namespace: str, ttl: float | None
+    ) -> tuple[Answer, str | None, bool]:
+        """The store's verdict if another process (or an earlier life of this one) has one;
+        else the judge's, kept in the store when it is a yes or a no."""
+        if self._store is None:
+            return (*await self._ask(new, cached), False)
+        key = self._key(namespace, new, cached)
+        raw = await self._store.get(key)
+        try:
+            stored = json.loads(raw)["answer"] if raw is not None else None
+        except (ValueError, TypeError, KeyError):
+            stored = None  # unreadable: asked again, and overwritten
+        if stored in ("yes", "no"):
+            self._remember(new, cached, stored)
+            return stored, None, True
+        answer, error = await self._ask(new, cached)
+        if answer in ("yes", "no"):
+            doc = json.dumps({"format": FORMAT, "answer": answer}).encode()
+            self._spawn(self._store.set(key, doc, ttl), "semantic_judge")
+        return answer, error, False
 
     async def _ask(self, new: str, cached: str) -> tuple[Answer, str | None]:
         """Wait for a slot (within the timeout), then ask. A burst of distinct pairs queues
@@ -177,11 +230,14 @@ class Judge:
                 self._stats.spend(SPENT, time.perf_counter() - start, tokens)
         answer: Answer = "yes" if said is True else "no" if said is False else "unclear"
         self._failures, self._pause = 0, PAUSE[0]
+        self._remember(new, cached, answer)
+        return answer, None
+
+    def _remember(self, new: str, cached: str, answer: Answer) -> None:
         with self._lock:
             self._known[new, cached] = answer
             if len(self._known) > REMEMBERED:
                 self._known.popitem(last=False)
-        return answer, None
 
     def _failed(self) -> None:
         """Count a failure; from ``FAILURES`` in a row, pause (doubling while retries fail)."""

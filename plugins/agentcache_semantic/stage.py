@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +74,10 @@ class SemanticStage:
             config.judge, config.judge_timeout, self._stats,
             concurrency=config.judge_concurrency,
         )  # fmt: skip
+        if self._judge is not None:
+            self._judge.share(
+                self._store, lambda coro, what: self._background.spawn(coro, what, run_waits=False)
+            )
         """With a judge: candidates in ``judge_band`` are served only when it says yes."""
         if self._judge is not None and self._verifier is not None:
             self._floor = config.judge_band[0]  # the verifier refuses under the band
@@ -229,7 +234,9 @@ class SemanticStage:
                 continue
             judged: dict[str, Any] = {}
             if band == "judge" and self._judge is not None:  # asked once the entry is there
-                said = await self._judge(scope.text, candidate.prompt)
+                # a verdict lives as long as the entry it is about (at least a second)
+                ttl = None if entry.expires_at is None else max(entry.expires_at - time.time(), 1)
+                said = await self._judge(scope.text, candidate.prompt, call.namespace, ttl)
                 judged = {"judge": said.answer, "judge_seconds": round(said.seconds, 4)}
                 judged.update({"judge_remembered": True} if said.remembered else {})
                 self._stats.count("semantic", f"judge_{said.answer}")

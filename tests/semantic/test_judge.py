@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from agents.usage import Usage
 
 from agentcache import CachedModel
 from agentcache.stats import Stats
+from tests.cli.conftest import run_cli
 from tests.semantic.test_semantic_runner import EMBED, EchoModel, agent, ask, cached_model
 from tests.support import TurnModel
 
@@ -342,6 +344,50 @@ async def test_through_the_runner_a_busy_judge_skips_without_failing() -> None:
     assert inner.calls == 2 and not stats.errors
     (skipped,) = [d for d in stats.recent if d.get("judge") == "skipped"]
     assert skipped["judge_error"].startswith("busy: 1 judge calls in flight")
-    judge.delay = 0.0  # not paused: the next pair is asked at once
-    assert await ask(cached, "What city is the capital of Australia?") == f"answer to: {CACHED}"
-    assert len(judge.asked) == 3
+    judge.delay = 0.0  # not paused: the next pair is asked at once, and it serves a hit
+    await ask(cached, "What city is the capital of Australia?")
+    assert len(judge.asked) == 3 and inner.calls == 2
+
+
+# -- verdicts kept in the store: processes sharing it ask once per pair ------------------------
+
+
+def on_redis(inner: EchoModel, url: str, namespace: str, judge: Any) -> CachedModel:
+    config = SemanticConfig(vectorizer=EMBED.embed, judge=judge, judge_band=EVERY_CANDIDATE)
+    return CachedModel(inner, store=url, namespace=namespace, semantic=config)
+
+
+async def test_processes_sharing_redis_share_the_judges_verdicts(redis_url: str) -> None:
+    """Two models with their own Redis clients (as two processes): the second finds the first's
+    verdict in Redis and serves without asking; another judge asks for itself; a verdict in
+    the store goes with ``clear``."""
+    namespace, judge = f"judge-{uuid.uuid4().hex[:8]}", Judge(True)
+    first = on_redis(EchoModel(), redis_url, namespace, judge)
+    await ask(first, CACHED)
+    assert await ask(first, NEAR_MISS) == f"answer to: {CACHED}"
+    assert judge.asked == [(NEAR_MISS, CACHED)]
+    second_inner = EchoModel()
+    second = on_redis(second_inner, redis_url, namespace, Judge(False))  # its own instance
+    # Judge(False) is another object of the same class: the same judge as far as the key
+    # knows (a class is its identity); a different class or function asks for itself.
+    assert await ask(second, NEAR_MISS) == f"answer to: {CACHED}" and second_inner.calls == 0
+    stats = second.stats()
+    assert stats.semantic == {"judge_yes": 1} and "semantic_judge" not in stats.spent
+    assert stats.recent[-1]["judge_remembered"] is True
+
+    async def other_judge(new: str, cached: str) -> bool:
+        return False
+
+    third_inner = EchoModel()
+    third = on_redis(third_inner, redis_url, namespace, other_judge)
+    assert await ask(third, NEAR_MISS) == f"answer to: {NEAR_MISS}"  # asked: it said no
+    assert third.stats().semantic == {"judge_no": 1}
+    checked = run_cli("verify", "--namespace", namespace, store=redis_url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr  # a verdict is no entry
+    await first.clear(namespace)
+    fourth = on_redis(EchoModel(), redis_url, namespace, judge)
+    await ask(fourth, CACHED)
+    assert await ask(fourth, NEAR_MISS) == f"answer to: {CACHED}"
+    assert len(judge.asked) == 2  # the kept verdict went with the namespace
+    for m in (first, second, third, fourth):
+        await m.close()
