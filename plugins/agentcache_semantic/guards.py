@@ -310,6 +310,7 @@ def language(new: str, cached: str) -> str | None:
 
 _ALIAS_PHRASES = {k.replace("_", " "): v for k, v in lx.ENTITY_ALIASES.items() if "_" in k}
 _CAPITALIZED = re.compile(r"[^\W\d_][\w&.']*", re.UNICODE)
+_NAME_WORD = re.compile(r"[^\W_]+(?:[.'][^\W_]+)*", re.UNICODE)
 
 
 def _aliased(text: str) -> str:
@@ -343,32 +344,56 @@ def _entities(text: str) -> set[str]:
             continue
         if lower in lx.FORMATS or lower in lx.UNITS:
             continue  # the format and unit guards' job
-        found.add(lx.ENTITY_ALIASES.get(lower, lower))
+        found.add(_name_form(lower))
     return found
 
 
+def _name_form(word: str) -> str:
+    """One spelling of a name: lower case, no dots, no possessive, abbreviations resolved
+    ("U.S.A." and "USA" and "us"; "Node.js" and "nodejs"; "Australia's" and "australia")."""
+    word = re.sub(r"'s$", "", word.lower()).replace(".", "")
+    return lx.ENTITY_ALIASES.get(word, word)
+
+
 def _name_tokens(text: str) -> set[str]:
-    words = (re.sub(r"'s$", "", w) for w in _words(_aliased(text)))
-    return {lx.ENTITY_ALIASES.get(w, w) for w in words}
+    """Every word of ``text`` as a name would be spelled, a dotted word also in its parts."""
+    tokens: set[str] = set()
+    for word in _NAME_WORD.findall(_aliased(_clean(text))):
+        tokens.add(_name_form(word))
+        if "." in word:
+            tokens.update(_name_form(part) for part in word.split(".") if part)
+    return tokens
+
+
+def _inflected(a: str, b: str) -> bool:
+    """One name with an ending: a plural or a demonym ("painter" / "painters", "India" /
+    "Indian" / "Indians", "Pakistan" / "Pakistani") adds at most 3 letters to 4 or more."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 4 and long.startswith(short) and len(long) - len(short) <= 3
+
+
+def _unspelled(names: set[str], tokens: set[str]) -> set[str]:
+    """The names that no word of the other prompt spells (see ``_inflected``)."""
+    return {n for n in names - tokens if not any(_inflected(n, t) for t in tokens)}
 
 
 def entities(new: str, cached: str) -> str | None:
     """The same named entities (capitalized names, acronyms). A name counts wherever it appears,
-    in any case ("paris" matches "Paris"; "US" matches "United States"): a different city or
-    library is ``entity``."""
+    in any case ("paris" matches "Paris"; "US" matches "United States"), with an ending
+    ("Indian" matches "India"): a different city or library is ``entity``."""
     names = _entities(new) | _entities(cached)
     if not names:
         return None
     a, b = _name_tokens(new), _name_tokens(cached)
-    return "entity" if not names <= a or not names <= b else None
+    return "entity" if _unspelled(names, a) or _unspelled(names, b) else None
 
 
 def entity_swap(new: str, cached: str) -> bool:
     """Each prompt names something the other does not ("Shanghai" for "Beijing"): with the
     verifier, ``entities`` is only a feature (a name one prompt adds is often a detail or a
     spelling), but a swap of names asks about another thing, and vetoes."""
-    return bool(_entities(new) - _name_tokens(cached)) and bool(
-        _entities(cached) - _name_tokens(new)
+    return bool(_unspelled(_entities(new), _name_tokens(cached))) and bool(
+        _unspelled(_entities(cached), _name_tokens(new))
     )
 
 

@@ -98,6 +98,28 @@ def test_a_guard_that_raises_vetoes() -> None:
         ("entities", "Purchase shares of Apple", "Buy shares of Apple", None),
         ("entities", "Which city is Canada's capital?", "What is the capital of Canada?", None),
         ("entities", "Tax rules in the UK", "Tax rules in the US", "entity"),
+        # a dotted name is one name however it is written; an ending (plural, demonym) too
+        ("entities", "Is Node.js single threaded?", "Why is Node.js single threaded?", None),
+        ("entities", "Top universities in the U.S.A.", "Top universities in the US", None),
+        (
+            "entities",
+            "Is reservation good for Indian society?",
+            "Is reservation good for India?",
+            None,
+        ),
+        (
+            "entities",
+            "Where do Pakistani students study?",
+            "Where do students in Pakistan study?",
+            None,
+        ),
+        (
+            "entities",
+            "Where do Pakistani students study?",
+            "Where do Indian students study?",
+            "entity",
+        ),
+        ("entities", "Hotels near Dell Stadium", "Hotels near Dellwood Stadium", "entity"),
         # roles: "from" and "to" (and a time "in" a place) point at the same words
         (
             "roles",
