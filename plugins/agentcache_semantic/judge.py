@@ -160,8 +160,6 @@ class Judge:
             if known is not None:
                 self._known.move_to_end((new, cached))
                 return Verdict(known, 0.0, remembered=True)
-        if self._failures >= FAILURES and self._clock() < self._paused_until:
-            return Verdict("skipped", 0.0, error=f"paused: failed {FAILURES} times in a row")
         key = (asyncio.get_running_loop(), new, cached)
         shared = self._pending.get(key)
         if shared is None:
@@ -175,20 +173,24 @@ class Judge:
     async def _recall_or_ask(
         self, new: str, cached: str, namespace: str, ttl: float | None
     ) -> tuple[Answer, str | None, bool]:
-        """The store's verdict if another process (or an earlier life of this one) has one;
-        else the judge's, kept in the store when it is a yes or a no."""
-        if self._store is None:
-            return (*await self._ask(new, cached), False)
-        key = self._key(namespace, new, cached)
-        raw = await self._store.get(key)
-        try:
-            stored = json.loads(raw)["answer"] if raw is not None else None
-        except (ValueError, TypeError, KeyError):
-            stored = None  # unreadable: asked again, and overwritten
-        if stored in ("yes", "no"):
-            self._remember(new, cached, stored)
-            return stored, None, True
+        """The store's verdict if another process (or an earlier life of this one) has one,
+        even while the judge is paused; else the judge's, kept in the store when it is a yes
+        or a no."""
+        key = None if self._store is None else self._key(namespace, new, cached)
+        if key is not None:
+            raw = await self._store.get(key)
+            try:
+                stored = json.loads(raw)["answer"] if raw is not None else None
+            except (ValueError, TypeError, KeyError):
+                stored = None  # unreadable: asked again, and overwritten
+            if stored in ("yes", "no"):
+                self._remember(new, cached, stored)
+                return stored, None, True
+        if self._failures >= FAILURES and self._clock() < self._paused_until:
+            return "skipped", f"paused: failed {FAILURES} times in a row", False
         answer, error = await self._ask(new, cached)
+        if key is None:
+            return answer, error, False
         if answer in ("yes", "no"):
             doc = json.dumps({"format": FORMAT, "answer": answer}).encode()
             self._spawn(self._store.set(key, doc, ttl), "semantic_judge")

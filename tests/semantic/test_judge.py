@@ -20,7 +20,7 @@ from agents import RunConfig, Runner
 from agents.testing import assistant_message
 from agents.usage import Usage
 
-from agentcache import CachedModel
+from agentcache import CachedModel, MemoryStore
 from agentcache.stats import Stats
 from tests.cli.conftest import run_cli
 from tests.semantic.test_semantic_runner import EMBED, EchoModel, agent, ask, cached_model
@@ -391,3 +391,24 @@ async def test_processes_sharing_redis_share_the_judges_verdicts(redis_url: str)
     assert len(judge.asked) == 2  # the kept verdict went with the namespace
     for m in (first, second, third, fourth):
         await m.close()
+
+
+async def test_a_paused_judge_still_finds_the_stores_verdicts() -> None:
+    """A verdict another process kept serves while this process's judge is down and paused."""
+    store, writes = MemoryStore(), []
+
+    def spawn(coro: Any, what: str) -> None:
+        writes.append(asyncio.ensure_future(coro))
+
+    judge = Judge(True)
+    first = JudgeOf(judge, 5.0)
+    first.share(store, spawn)
+    assert (await first(NEAR_MISS, CACHED)).answer == "yes"
+    await asyncio.gather(*writes)
+    judge.verdict = RuntimeError("provider down")
+    second = JudgeOf(judge, 5.0)  # another process: nothing remembered in memory
+    second.share(store, spawn)
+    answers = [(await second(f"q{i}", CACHED)).answer for i in range(4)]
+    assert answers == ["error"] * 3 + ["skipped"]  # paused
+    said = await second(NEAR_MISS, CACHED)
+    assert said.answer == "yes" and said.remembered and len(judge.asked) == 4
