@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import json
 import math
 import random
@@ -52,9 +53,10 @@ RECHECK = 20
 """One served-region candidate in this many is explored instead of served."""
 Z = 1.645
 """One-sided 95% for the Wilson upper bound."""
-CALIBRATION = "semantic-calibration"
 FORMAT = "agentcache.semantic-calibration"
-"""The store key (in each namespace) holding the learned state; never an entry digest."""
+CALIBRATION = hashlib.sha256(FORMAT.encode()).hexdigest()
+"""The store key (in each namespace) holding the learned state: a digest, as every store
+expects (the file store refuses anything else), that no request hashes to."""
 MAX_ENTRIES = 10_000
 """Entries whose worst score is kept (the oldest are forgotten): the state stays under 1 MB."""
 

@@ -51,9 +51,10 @@ FAILURES = 3
 PAUSE = (1.0, 30.0)
 """The first pause after ``FAILURES``, and the longest (each failed retry doubles it): a judge
 that is down costs a few timeouts, not one per lookup, and is asked again within 30 s."""
-VERDICT = "semantic-verdict:"
-"""Where verdicts are kept in the cache store: ``{namespace}`` / ``VERDICT + sha256(judge,
-new, cached)``, so every process on a shared store asks once per pair."""
+VERDICT = b"agentcache.semantic-verdict\n"
+"""Where verdicts are kept in the cache store: ``{namespace}`` / ``sha256(VERDICT, judge, new,
+cached)`` (a digest, as every store expects), so every process on a shared store asks once per
+pair."""
 FORMAT = "agentcache.semantic-verdict"
 Answer = Literal["yes", "no", "unclear", "error", "skipped"]
 JudgeFn = Callable[[str, str], bool | Awaitable[bool]]
@@ -150,7 +151,7 @@ class Judge:
 
     def _key(self, namespace: str, new: str, cached: str) -> CacheKey:
         pair = json.dumps([self._identity, INSTRUCTIONS, new, cached]).encode()
-        return CacheKey(namespace, VERDICT + hashlib.sha256(pair).hexdigest())
+        return CacheKey(namespace, hashlib.sha256(VERDICT + pair).hexdigest())
 
     async def __call__(
         self, new: str, cached: str, namespace: str = "default", ttl: float | None = None

@@ -16,6 +16,7 @@ from agents.testing import assistant_message
 from agents.usage import Usage
 
 from agentcache import CachedModel, CacheKey, MemoryStore, SemanticConfig
+from tests.cli.conftest import run_cli
 from tests.semantic.test_semantic_runner import EMBED, agent
 
 QUESTION = "What is the capital of Australia?"
@@ -122,6 +123,19 @@ async def test_the_calibration_is_kept_in_redis(redis_url: str) -> None:
     raw = await cached.store.get(CacheKey(namespace, CALIBRATION))
     assert raw is not None and sum(Calibration.loads(raw).seen) >= 1
     await cached.close()
+
+
+async def test_the_calibration_is_kept_in_a_file_store(tmp_path: Any) -> None:
+    """The file store takes only digests as keys: the calibration's key is one."""
+    config = SemanticConfig(vectorizer=EMBED.embed, embed_timeout=60, max_error=0.5)
+    cached = CachedModel(Answers(), store=f"file://{tmp_path}", semantic=config)
+    await ask(cached, QUESTION)
+    await ask(cached, PARAPHRASES[0])
+    raw = await cached.store.get(CacheKey("default", CALIBRATION))
+    assert raw is not None and sum(Calibration.loads(raw).seen) >= 1
+    assert cached.stats().errors == {}
+    checked = run_cli("verify", store=f"file://{tmp_path}")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def test_clear_forgets_what_the_process_learned() -> None:

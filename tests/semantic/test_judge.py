@@ -412,3 +412,21 @@ async def test_a_paused_judge_still_finds_the_stores_verdicts() -> None:
     assert answers == ["error"] * 3 + ["skipped"]  # paused
     said = await second(NEAR_MISS, CACHED)
     assert said.answer == "yes" and said.remembered and len(judge.asked) == 4
+
+
+async def test_verdicts_are_kept_in_a_file_store(tmp_path: Any) -> None:
+    """Every store takes the verdict's key (the file store takes only digests)."""
+    judge, url = Judge(True), f"file://{tmp_path}"
+    config = SemanticConfig(
+        vectorizer=EMBED.embed, judge=judge, judge_band=EVERY_CANDIDATE, embed_timeout=60
+    )
+    first = CachedModel(EchoModel(), store=url, semantic=config)
+    await ask(first, CACHED)
+    assert await ask(first, NEAR_MISS) == f"answer to: {CACHED}"
+    second = CachedModel(EchoModel(), store=first.store, semantic=config)  # its own judge
+    assert await ask(second, NEAR_MISS) == f"answer to: {CACHED}"
+    assert second.stats().hits_by_layer == {"semantic": 1}
+    assert second.stats().recent[-1]["judge_remembered"] is True  # from the file store
+    assert len(judge.asked) == 1 and first.stats().errors == second.stats().errors == {}
+    checked = run_cli("verify", store=url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
