@@ -66,6 +66,10 @@ TOOL_ENTRY_FORMAT = "agentcache.tool"  # agentcache.tools.TOOL_ENTRY_FORMAT, wit
 # SemanticConfig(max_error=...), and the judge's verdicts (agentcache_semantic.judge.FORMAT)
 CALIBRATION_FORMAT = "agentcache.semantic-calibration"
 VERDICT_FORMAT = "agentcache.semantic-verdict"
+_SEMANTIC_RECORDS = {
+    CALIBRATION_FORMAT: "semantic:calibration",
+    VERDICT_FORMAT: "semantic:verdict",
+}
 
 
 class CliError(Exception):
@@ -125,10 +129,14 @@ class Record:
     @property
     def model(self) -> str | None:
         """``meta.model`` or the request's model: its name, else its class; ``tool:NAME`` for
-        a tool result."""
+        a tool result; ``semantic:calibration`` / ``semantic:verdict`` for what the semantic
+        layer keeps next to the entries."""
         doc = self.doc or {}
         if self.tool is not None:
             return f"tool:{self.tool}"
+        kept = _SEMANTIC_RECORDS.get(str(doc.get("format")))
+        if kept is not None:
+            return kept
         meta, request = doc.get("meta"), doc.get("request")
         for source in (meta, request):
             model = source.get("model") if isinstance(source, dict) else None

@@ -430,3 +430,5 @@ async def test_verdicts_are_kept_in_a_file_store(tmp_path: Any) -> None:
     assert len(judge.asked) == 1 and first.stats().errors == second.stats().errors == {}
     checked = run_cli("verify", store=url)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    listed = run_cli("ls", store=url).stdout
+    assert listed.count("semantic:verdict") == 1, listed  # not shown as a model's answer
