@@ -566,7 +566,7 @@ async def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     records = await read_all(store, args.namespace)
     for r in records:
         error = r.error
-        if (r.doc or {}).get("format") in (CALIBRATION_FORMAT, VERDICT_FORMAT):
+        if (r.doc or {}).get("format") in _SEMANTIC_RECORDS:
             continue  # not an answer: counts and scores, a judge's yes or no
         if error is None and r.raw is not None and r.tool is not None:
             doc = r.doc or {}

@@ -190,9 +190,7 @@ class Judge:
         if self._failures >= FAILURES and self._clock() < self._paused_until:
             return "skipped", f"paused: failed {FAILURES} times in a row", False
         answer, error = await self._ask(new, cached)
-        if key is None:
-            return answer, error, False
-        if answer in ("yes", "no"):
+        if key is not None and answer in ("yes", "no"):
             doc = json.dumps({"format": FORMAT, "answer": answer}).encode()
             self._spawn(self._store.set(key, doc, ttl), "semantic_judge")
         return answer, error, False

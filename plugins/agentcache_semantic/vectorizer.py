@@ -75,11 +75,13 @@ def resolve(spec: Any = None) -> Embed:
         name = os.environ.get(MODEL_ENV)
         with _SHARED_LOCK:  # one copy of a local model per process, however many models
             model = _SHARED.get(name)
-            if model is None:
-                model = _SHARED[name] = DefaultModel(name)
+        if model is None:
+            made = DefaultModel(name)  # (outside the lock: it takes it for its ONNX model)
+            with _SHARED_LOCK:
+                model = _SHARED.setdefault(name, made)
         return model.embed
     if spec in FAST_LOCAL:
-        return _onnx(quantize=spec == "onnx-int8").embed
+        return _onnx(spec == "onnx-int8", os.environ.get(MODEL_ENV)).embed
     if hasattr(spec, "embed") and not inspect.isroutine(spec):  # a RedisVL vectorizer
         if inspect.iscoroutinefunction(spec.embed):  # a LocalModel or OnnxModel, say
             return spec.embed  # type: ignore[no-any-return]
@@ -145,7 +147,8 @@ def _model_name(name: str) -> str:
     return "/".join(Path(name).parts[-2:]) if os.path.isabs(name) else name
 
 
-def _onnx(quantize: bool) -> OnnxModel:
+def _onnx(quantize: bool, name: str | None) -> OnnxModel:
+    """This process's one ``OnnxModel`` of the model directory ``name`` (None: the default)."""
     try:
         import onnxruntime  # noqa: F401
     except ImportError as exc:
@@ -154,10 +157,9 @@ def _onnx(quantize: bool) -> OnnxModel:
         ) from exc
     from .onnx_vectorizer import OnnxModel
 
-    name = os.environ.get(MODEL_ENV)
     with _SHARED_LOCK:
         if (name, quantize) not in _SHARED_ONNX:
-            _SHARED_ONNX[name, quantize] = OnnxModel(quantize=quantize)
+            _SHARED_ONNX[name, quantize] = OnnxModel(name, quantize=quantize)
         return _SHARED_ONNX[name, quantize]
 
 
@@ -343,9 +345,7 @@ class DefaultModel(LocalVectorizer):
         if (name is None or Path(name).is_dir()) and all(
             importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx")
         ):
-            from .onnx_vectorizer import OnnxModel
-
-            self.onnx = OnnxModel(name)
+            self.onnx = _onnx(False, name)  # the session vectorizer="onnx" uses too
 
     def active(self) -> LocalVectorizer:
         """The model that embeds: ONNX once loaded (exported first if need be), else torch."""

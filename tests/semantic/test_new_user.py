@@ -98,6 +98,7 @@ def fresh_local_model(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCapture
     """This process's first local model (another test's copy may be loaded already), with
     logging at INFO, where sentence-transformers would draw a bar for every embedding."""
     monkeypatch.setattr(vectorizer, "_SHARED", {})
+    monkeypatch.setattr(vectorizer, "_SHARED_ONNX", {})
     caplog.set_level(logging.INFO)
 
 

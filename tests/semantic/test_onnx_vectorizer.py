@@ -103,6 +103,7 @@ def test_an_onnx_model_given_as_an_object_names_its_own_embedding_space(tmp_path
 def fresh_default(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     """This process's first default model, exporting into this module's cache directory."""
     monkeypatch.setattr(vectorizer, "_SHARED", {})
+    monkeypatch.setattr(vectorizer, "_SHARED_ONNX", {})
     monkeypatch.setenv("AGENTCACHE_CACHE_DIR", str(cache_dir))
 
 
