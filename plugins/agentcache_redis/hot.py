@@ -11,7 +11,8 @@ free list.
 
 A connection that fails or is interrupted mid-command (a timeout cancels the task) is
 disconnected and dropped: it may hold half a reply. A command that failed on one (a server
-restart closed it) is tried once through the client, with its retry policy. When every
+restart closed it) is tried once through the client, with its retry policy; one the server
+answered with an error (``NOSCRIPT``) is kept. When every
 connection of ours is busy, the command goes through the client's pool as any command would.
 """
 
@@ -23,6 +24,7 @@ from typing import Any, TypeGuard
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _RETRY_THROUGH_CLIENT = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -64,6 +66,9 @@ class HotCommands:
         try:
             await conn.send_packed_command(conn.pack_command(*args), check_health=False)
             reply = await conn.read_response()
+        except ResponseError:  # the server's answer was an error: the connection is fine
+            self._idle.append(conn)
+            raise
         except BaseException as exc:
             self._count -= 1
             await conn.disconnect(nowait=True)

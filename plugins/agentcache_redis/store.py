@@ -22,6 +22,7 @@ from typing import Any, Union
 from urllib.parse import quote, unquote
 
 from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import NoScriptError
 
 from agentcache.config import check_int
 from agentcache.stores.base import BadValue, CacheKey
@@ -233,11 +234,21 @@ class RedisStore:
         if not self._ready:
             await self._ensure_ready()
         names, px = [self.key_name(key), self.lock_name(key)], max(1, round(ttl * 1000))
-        return int(await self._lock_unless_stored(keys=names, args=[token, px]))
+        return int(await self._run_script(self._lock_unless_stored, names, [token, px]))
 
     async def unlock(self, key: CacheKey, token: str) -> bool:
         """Delete the lock only if ``token`` still holds it (not a later holder's lock)."""
-        return bool(await self._unlock(keys=[self.lock_name(key)], args=[token]))
+        return bool(await self._run_script(self._unlock, [self.lock_name(key)], [token]))
+
+    async def _run_script(self, script: Any, keys: list[str], args: list[str | int]) -> Any:
+        """A miss's scripts on the hot connections too (the pool's cost is per command, and a
+        miss sends two); ``EVAL`` once where the server does not know the script yet."""
+        if self._hot is None:  # a cluster routes by the keys: through its client
+            return await script(keys=keys, args=args)
+        try:
+            return await self._hot.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # a new or restarted server; EVAL also caches it there
+            return await self._hot.execute("EVAL", script.script, len(keys), *keys, *args)
 
     async def close(self) -> None:
         if self._hot is not None:

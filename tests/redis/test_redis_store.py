@@ -134,6 +134,26 @@ async def test_lock_unless_stored_takes_no_lock_when_the_entry_is_there(
     assert await client.exists(store.lock_name(k)) == 0  # the entry's readers take no lock
 
 
+async def test_the_lock_scripts_run_on_the_stores_connections_and_survive_a_script_flush(
+    store: RedisStore, client: Redis
+) -> None:
+    """A miss's lock and unlock go through the store's own connections, like its GET; a
+    server that forgot the scripts (restarted, ``SCRIPT FLUSH``) is sent them again."""
+    from agentcache_redis.store import LOCKED
+
+    assert store._hot is not None
+    before = await client.info("stats")
+    await client.script_flush()
+    k = key("flushed")
+    assert await store.lock_unless_stored(k, "mine", 5) == LOCKED  # NOSCRIPT, then EVAL
+    assert await store.unlock(k, "mine")
+    assert await store.lock_unless_stored(k, "again", 5) == LOCKED
+    assert await store.unlock(k, "again")
+    assert store._hot._count == 1  # one connection did it all: NOSCRIPT did not drop it
+    after = await client.info("stats")
+    assert after["total_connections_received"] - before["total_connections_received"] == 1
+
+
 async def test_a_client_passed_in_is_not_closed(client: Redis) -> None:
     store = RedisStore(client, prefix=f"t-{uuid.uuid4().hex[:10]}")
     await store.close()
