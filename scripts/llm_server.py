@@ -179,6 +179,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _exit_reason(code: int) -> str:
+    """``exited with 1``, or ``died of SIGILL`` for a signal (the log rarely says it)."""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"died of {signal.Signals(-code).name}"
+    return f"exited with {code}"
+
+
 def _healthy(port: int) -> bool:
     """True once ``/health`` answers 200: the model is loaded and the server takes requests."""
     try:
@@ -360,6 +368,10 @@ class LocalLLM:
             # answer whatever was asked before (at temperature 0, and sampled ones too)
             "--parallel", "1", "--no-cache-prompt", "--seed", "0", "--ctx-size", "4096",
             "--threads", os.environ.get(THREADS_ENV, "1"), "--no-webui",
+            # No weight repacking into the CPU's extra buffer types: a build for a CPU that
+            # reports AMX runs its tile kernels there, and where the kernel or hypervisor does
+            # not grant the tile state (seen here) the first matrix product dies of SIGILL.
+            "--no-repack",
         ]  # fmt: skip
         return cmd + self.extra_args
 
@@ -377,10 +389,12 @@ class LocalLLM:
         log.close()
         deadline = started + timeout
         while not _healthy(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+            code = self.process.poll()
+            if code is not None or time.monotonic() > deadline:
                 tail = self.log_tail()
                 self.close()
-                raise LLMServerError(f"llama-server on port {self.port} did not start:\n{tail}")
+                why = f"not healthy after {timeout:.0f} s" if code is None else _exit_reason(code)
+                raise LLMServerError(f"llama-server on port {self.port} {why}:\n{tail}")
             time.sleep(0.05)
         if self.count_requests:
             self.counter = RequestCounter(self.port).start()

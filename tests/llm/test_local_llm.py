@@ -27,6 +27,7 @@ from openai import AsyncOpenAI
 from openai.types.responses import ResponseTextDeltaEvent
 
 from agentcache import CachedModel, explain_difference
+from tests.support import load_script
 
 PROMPT = "What's the weather in Paris?"
 
@@ -214,3 +215,16 @@ def test_the_semantic_command_asks_a_real_judge(
     out = capsys.readouterr().out
     assert local_llm.requests - before == 1
     assert "judge          unclear" in out and code == 1, out
+
+
+def test_a_server_that_dies_at_start_is_reported_with_its_signal(tmp_path: Path) -> None:
+    """A crash (a build whose CPU kernels this machine refuses: SIGILL) is named as such, not
+    reported as a server that merely did not start."""
+    llm_server = load_script("llm_server")
+    dies = tmp_path / "llama-server"
+    dies.write_text("#!/bin/sh\necho loading model\nkill -ILL $$\n")
+    dies.chmod(0o755)
+    llm = llm_server.LocalLLM()
+    llm.binary = dies
+    with pytest.raises(llm_server.LLMServerError, match=r"died of SIGILL:\n(.|\n)*loading model"):
+        llm.start(timeout=30)
