@@ -80,6 +80,12 @@ class SemanticConfig:
     distinct near-duplicates (a cold cache under load) reaches the judge's provider a few calls
     at a time, not all at once."""
 
+    judge_id: str | None = None
+    """Who the judge is, for the verdicts kept in the store: processes share a verdict only
+    when their judges have the same id. None: a ``Model``'s class, model name and base URL, or
+    a callable's qualified name (the class's, for an object), so give each differently
+    configured object of one class its own id."""
+
     def __post_init__(self) -> None:
         for name in ("threshold", "shadow_agreement"):
             value = getattr(self, name)
@@ -132,6 +138,8 @@ class SemanticConfig:
         object.__setattr__(self, "judge_band", (float(band[0]), float(band[1])))
         check_number("judge_timeout", self.judge_timeout)
         check_int("judge_concurrency", self.judge_concurrency, minimum=1)
+        if self.judge_id is not None and (not isinstance(self.judge_id, str) or not self.judge_id):
+            raise ValueError(f"judge_id must be a non-empty string or None, got {self.judge_id!r}")
         if self.judge is not None and self.min_probability is not None:
             raise ValueError(
                 "min_probability and judge: with a judge, judge_band's (low, high) replaces "

@@ -137,13 +137,18 @@ class Judge:
         self._pending: dict[tuple[Any, str, str], asyncio.Future[tuple[Answer, str | None, bool]]]
         self._pending = {}
 
-    def share(self, store: Any, spawn: Callable[[Any, str], object]) -> None:
+    def share(
+        self, store: Any, spawn: Callable[[Any, str], object], judge_id: str | None = None
+    ) -> None:
         """Keep verdicts in ``store`` too (a guarded store: its failures are misses), written
-        by ``spawn`` off the caller's path: processes sharing a store ask once per pair."""
+        by ``spawn`` off the caller's path: processes sharing a store ask once per pair, when
+        their judges have the same ``judge_id`` (by default, derived from the judge)."""
         self._store, self._spawn = store, spawn
         judge = self.judge
-        if isinstance(judge, Model):
-            name: object = model_identity(judge)  # class, model name, base URL
+        if judge_id is not None:
+            name: object = {"judge_id": judge_id}  # never equal to a derived name
+        elif isinstance(judge, Model):
+            name = model_identity(judge)  # class, model name, base URL
         else:  # a function's (or a callable object's class's) full name
             named = judge if hasattr(judge, "__qualname__") else type(judge)
             name = f"{named.__module__}.{named.__qualname__}"

@@ -76,7 +76,9 @@ class SemanticStage:
         )  # fmt: skip
         if self._judge is not None:
             self._judge.share(
-                self._store, lambda coro, what: self._background.spawn(coro, what, run_waits=False)
+                self._store,
+                lambda coro, what: self._background.spawn(coro, what, run_waits=False),
+                config.judge_id,
             )
         """With a judge: candidates in ``judge_band`` are served only when it says yes."""
         if self._judge is not None and self._verifier is not None:

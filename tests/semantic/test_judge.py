@@ -432,3 +432,32 @@ async def test_verdicts_are_kept_in_a_file_store(tmp_path: Any) -> None:
     assert checked.returncode == 0, checked.stdout + checked.stderr
     listed = run_cli("ls", store=url).stdout
     assert listed.count("semantic:verdict") == 1, listed  # not shown as a model's answer
+
+
+async def test_judges_of_one_class_share_verdicts_only_under_one_judge_id() -> None:
+    """Two objects of one class configured differently are the same judge to the derived
+    identity; ``judge_id`` tells them apart, and the same id shares again."""
+    store, writes = MemoryStore(), []
+
+    def spawn(coro: Any, what: str) -> None:
+        writes.append(asyncio.ensure_future(coro))
+
+    async def ask_once(judge: Judge, judge_id: str | None) -> Any:
+        asking = JudgeOf(judge, 5.0)  # as in another process: nothing remembered in memory
+        asking.share(store, spawn, judge_id)
+        said = await asking(NEAR_MISS, CACHED)
+        await asyncio.gather(*writes)
+        return said.answer, said.remembered
+
+    strict, lenient = Judge(False), Judge(True)
+    assert await ask_once(strict, "strict") == ("no", False)
+    assert await ask_once(lenient, "lenient") == ("yes", False)  # not strict's verdict
+    assert await ask_once(Judge(True), "lenient") == ("yes", True)  # lenient's, from the store
+    assert await ask_once(Judge(True), None) == ("yes", False)  # an id is never a derived name
+    assert len(strict.asked) == len(lenient.asked) == 1
+
+
+@pytest.mark.parametrize("bad", ["", 3])
+def test_judge_id_is_checked(bad: object) -> None:
+    with pytest.raises(ValueError, match="judge_id"):
+        SemanticConfig(judge_id=bad)  # type: ignore[arg-type]
