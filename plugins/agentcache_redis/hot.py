@@ -12,8 +12,8 @@ free list.
 A connection that fails or is interrupted mid-command (a timeout cancels the task) is
 disconnected and dropped: it may hold half a reply. A command that failed on one (a server
 restart closed it) is tried once through the client, with its retry policy; one the server
-answered with an error (``NOSCRIPT``) is kept. When every
-connection of ours is busy, the command goes through the client's pool as any command would.
+answered with an error (``NOSCRIPT``) is kept. When every connection of ours is busy, the
+command goes through the client's pool as any command would.
 """
 
 from __future__ import annotations
