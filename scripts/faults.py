@@ -27,7 +27,7 @@ window is named: not recovered).
     .venv/bin/python scripts/faults.py                    # every fault (a few minutes)
     .venv/bin/python scripts/faults.py --smoke            # restart, blackhole, read_only (<60 s)
     .venv/bin/python scripts/faults.py --only pause,dropindex --json faults.json
-    .venv/bin/python scripts/faults.py --require-recovery 2   # exit 1 if a store took longer
+    .venv/bin/python scripts/faults.py --require-recovery 3   # exit 1 if a store took longer
 
 Exit status: 0; 1 when a run failed (or, with ``--require-recovery``, a store did not serve
 hits and stop erroring within that many seconds of a fault's end); 2 when the setup broke.
