@@ -51,11 +51,11 @@ FAILURES = 3
 PAUSE = (1.0, 30.0)
 """The first pause after ``FAILURES``, and the longest (each failed retry doubles it): a judge
 that is down costs a few timeouts, not one per lookup, and is asked again within 30 s."""
-VERDICT = b"agentcache.semantic-verdict\n"
+FORMAT = "agentcache.semantic-verdict"
+VERDICT = FORMAT.encode() + b"\n"
 """Where verdicts are kept in the cache store: ``{namespace}`` / ``sha256(VERDICT, judge, new,
 cached)`` (a digest, as every store expects), so every process on a shared store asks once per
 pair."""
-FORMAT = "agentcache.semantic-verdict"
 Answer = Literal["yes", "no", "unclear", "error", "skipped"]
 JudgeFn = Callable[[str, str], bool | Awaitable[bool]]
 
