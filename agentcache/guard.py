@@ -90,6 +90,13 @@ if sys.version_info >= (3, 11):
                 raise TimeoutError from (error if isinstance(error, BaseException) else None)
 
 
+def fired_late(started: float, seconds: float, now: float) -> bool:
+    """Whether a timeout of ``seconds`` started at ``started`` fired late (``now``, the same
+    clock): the event loop was not running (this process's own load), and the answer may be
+    there, unread. Such a timeout says nothing about the store."""
+    return now - started - seconds > max(seconds / 4, 0.02)
+
+
 async def with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
     if sys.version_info >= (3, 11):
         async with _Deadline(seconds):  # no extra task, unlike wait_for
@@ -223,10 +230,7 @@ class GuardedStore:
         return None if isinstance(outcome, _Failed) else outcome
 
     def _lagged(self, started: float) -> bool:
-        """Whether a timeout's timer fired late: the event loop was not running (this
-        process's own load), and the answer may be there, unread."""
-        late = self._clock() - started - self._timeout
-        return late > max(self._timeout / 4, 0.02)
+        return fired_late(started, self._timeout, self._clock())
 
     async def set(self, key: CacheKey, value: bytes, ttl: float | None) -> bool:
         # A write lost only to this process's own lag is worth another try.

@@ -81,7 +81,9 @@ from agentcache.stores.file import FileStore  # noqa: E402
 ALL = ("restart", "pause", "latency", "drop", "refuse", "blackhole", "dropindex", "disk_full",
        "read_only")  # fmt: skip
 SMOKE = ("restart", "blackhole", "read_only")
-LOAD_KINDS = ("store_skipped", "store_timeout_loop_lag")
+LOAD_KINDS = (
+    "store_skipped", "store_timeout_loop_lag", "semantic_loop_lag", "semantic_index_loop_lag"
+)  # fmt: skip
 """Error kinds this process's own event-loop lag produces with no fault at all (see the
 warm-up's errors): reported, but not taken as the store still failing."""
 

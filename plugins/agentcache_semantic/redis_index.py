@@ -69,18 +69,23 @@ class RedisVLIndex:
         digest: str,
         ttl: float | None,
     ) -> None:
+        """One round trip: the hash and its expiry in one ``MULTI`` (RedisVL's ``load`` would
+        write the hash alone, and the expiry is a second round trip: twice the commands for
+        every answer stored, and a hash without an expiry if the second one is lost)."""
         v = normalize(vector)
-        index = await self._ready(len(v))
+        await self._ready(len(v))
         key = self._key(namespace, digest)
         doc = {"namespace": namespace, "context": fingerprint, "digest": digest,
                "prompt": prompt, "embedding": v.astype(np.float32).tobytes()}  # fmt: skip
-        try:
-            await index.load([doc], keys=[key])
-        except Exception:
-            self._index = None
-            raise
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(key, mapping=doc)
         if ttl is not None:
-            await self.client.pexpire(key, max(1, round(ttl * 1000)))
+            pipe.pexpire(key, max(1, round(ttl * 1000)))
+        try:
+            await pipe.execute()
+        except Exception:
+            self._index = None  # a restarted server may have lost the index: check next time
+            raise
 
     async def search(
         self, namespace: str, fingerprint: str, vector: Vector, k: int, min_similarity: float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -13,7 +14,7 @@ from agents.items import ModelResponse
 from agentcache import CacheKey, ModelCall
 from agentcache.chain import ORDER_SEMANTIC, Handler, StageContext
 from agentcache.entry import CorruptEntry, Entry, decode
-from agentcache.guard import with_timeout
+from agentcache.guard import fired_late, with_timeout
 from agentcache.response import to_response
 from agentcache.tracing import STEP_SEMANTIC_LOOKUP
 
@@ -30,6 +31,10 @@ from .verifier import Decision, builtin, decide
 BOUND_FLOOR = 0.5
 """With ``max_error`` and the verifier, candidates under this probability are refused outright;
 the ones above are served or explored as the learned bound says."""
+
+INDEX_TRIES = 3
+"""How often indexing an answer's prompt is tried when its timeouts are this process's own lag
+(a burst of stored answers on a busy loop), as the guard tries a write."""
 
 log = logging.getLogger("agentcache.semantic")
 
@@ -102,7 +107,7 @@ class SemanticStage:
         if scope is None:
             return await call_next(call)
         context = hashlib.sha256(self._space + b"\n" + scope.fingerprint.encode()).hexdigest()
-        vector, match, slow = None, None, False
+        vector, match, slow, searched = None, None, False, 0.0
         try:
             with self._tracer.span(STEP_SEMANTIC_LOOKUP, call):
                 vector = normalize(
@@ -110,21 +115,28 @@ class SemanticStage:
                 )
                 if self._store.call_failed and not self._local_index:
                     raise _Skipped  # the store failed this call: a remote index would wait too
+                searched = time.monotonic()
                 candidates = await with_timeout(
                     self.index.search(
                         call.namespace, context, vector, self.config.top_k, self.config.threshold
                     ),
                     self._budget,
                 )
+                searched = 0.0  # (a timeout after this is not the search's)
                 match = await self._match(call, scope, candidates)
         except _Skipped:
             pass
         except Exception as exc:  # fail open: a broken vectorizer or index is a miss
             slow = isinstance(exc, TimeoutError)
-            if slow and vector is not None and not self._local_index:
-                self._store.fail_call()  # one timeout per call: the rest skips the store
-            self._stats.count("errors", "semantic")
-            self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
+            if slow and searched and fired_late(searched, self._budget, time.monotonic()):
+                # The search's timer fired late: this process's own load, not the store's
+                # (a miss all the same, counted apart as the guard counts it).
+                self._stats.count("errors", "semantic_loop_lag")
+            else:
+                if slow and vector is not None and not self._local_index:
+                    self._store.fail_call()  # one timeout per call: the rest skips the store
+                self._stats.count("errors", "semantic")
+                self._store.warn("semantic", "semantic lookup failed (%r); answering exactly", exc)
         if match is not None:
             entry, candidate, verdict, judged = match
             passed = verdict.passed + (("judge",) if judged else ())
@@ -188,9 +200,19 @@ class SemanticStage:
         caller's path, that embedding may take four times ``embed_timeout``."""
         if vector is None:
             vector = normalize(await with_timeout(self._embed(text), 4 * self.config.embed_timeout))
-        await with_timeout(
-            self.index.add(namespace, context, vector, text, digest, ttl), self._budget
-        )
+        for tries_left in range(INDEX_TRIES - 1, -1, -1):
+            started = time.monotonic()
+            try:
+                await with_timeout(
+                    self.index.add(namespace, context, vector, text, digest, ttl), self._budget
+                )
+                return
+            except (TimeoutError, asyncio.TimeoutError):
+                # A timer that fired late (this process's own load) says nothing about the
+                # store: counted apart, as the guard counts it, and tried again.
+                if not tries_left or not fired_late(started, self._budget, time.monotonic()):
+                    raise
+                self._stats.count("errors", "semantic_index_loop_lag")
 
     async def _shadow(self, decision: dict[str, Any], live: Any, entry: Entry) -> None:
         cached = to_response(entry).output
