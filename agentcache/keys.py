@@ -268,6 +268,9 @@ def head_json(fingerprint: tuple[Any, ...] | None, head: Callable[[], Json]) -> 
     return cached
 
 
+_ORDINALS = tuple(f"call#{n}" for n in range(64))
+
+
 def input_json(input: str | Sequence[Any]) -> bytes:
     """Canonical JSON of the input items, without item ``id``s and with ``call_id``s replaced
     by first-seen ordinals.
@@ -283,31 +286,36 @@ def input_json(input: str | Sequence[Any]) -> bytes:
     normalized: list[Any] = []
     append = normalized.append
     for i, item in enumerate(items):
-        if type(item) is not dict:  # exact check first: ABC checks cost more than the copy
+        if type(item) is dict:  # the Runner's items: a branch of exact checks, no ABC
+            call_id = item.get("call_id")
+            if "id" in item and len(item) > 1 and item.get("type") != "item_reference":
+                item = item.copy()  # copied only when something changes
+                del item["id"]
+            elif call_id is None:
+                append(item)
+                continue
+            else:
+                item = item.copy()
+        else:
             if isinstance(item, BaseModel):
                 item = to_jsonable(item, f"input[{i}]")
             if not isinstance(item, Mapping):
                 append(item)
                 continue
-        # Copied only when something changes (most items: an id, a call_id, or both). An
-        # item reference's id is all it says (``{"type": "item_reference", "id": ...}``, or
-        # a bare ``{"id": ...}``): kept.
-        if "id" in item and len(item) > 1 and item.get("type") != "item_reference":
-            item = dict(item)
-            del item["id"]
-            call_id = item.get("call_id")
-        else:
-            call_id = item.get("call_id")
-            if call_id is None and (
-                type(item) is dict or ("call_id" not in item and "id" not in item)
-            ):
-                append(item)  # (a Mapping that is not a dict is converted as before: copied)
+            if "call_id" not in item and "id" not in item:
+                append(item)  # (the encoder's fallback converts it)
                 continue
-            item = dict(item)
+            item = dict(item)  # a Mapping that is not a dict, with a field to change: copied
+            call_id = item.get("call_id")
+            if "id" in item and len(item) > 1 and item.get("type") != "item_reference":
+                del item["id"]
+        # An item reference's id is all it says (``{"type": "item_reference", "id": ...}``, or
+        # a bare ``{"id": ...}``): kept.
         if type(call_id) is str or isinstance(call_id, str):
             ordinal = ordinals.get(call_id)
             if ordinal is None:
-                ordinal = ordinals[call_id] = f"call#{len(ordinals)}"
+                n = len(ordinals)
+                ordinal = ordinals[call_id] = _ORDINALS[n] if n < len(_ORDINALS) else f"call#{n}"
             item["call_id"] = ordinal
         append(item)
     try:
