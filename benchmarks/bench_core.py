@@ -65,7 +65,7 @@ from agents.usage import Usage
 from openai.types.responses.response_prompt_param import ResponsePromptParam
 from pydantic import BaseModel, Field
 
-from agentcache import CachedModel, ModelCall, keys
+from agentcache import CacheConfig, CachedModel, ModelCall, keys
 from agentcache.control import current_controls
 from agentcache.entry import decode, encode
 from agentcache.keys import canonical_json, input_json, model_identity, settings_part, tools_part
@@ -315,8 +315,12 @@ class SetupError(RuntimeError):
 # Phase 1: end-to-end Runner.run
 
 
-async def phase_e2e(rounds: int, warmup: int) -> dict[str, Any]:
-    progress(f"[1/4] end-to-end Runner.run: building agents, warm-up ({warmup} rounds)")
+TRAVEL_QUESTION = "What's the weather and the local time in Paris right now?"
+
+
+def travel_agent() -> Agent[Any]:
+    """Phase 1's agent: two tools, two turns (both tools, then the answer), on an instant model
+    (``agent.model``)."""
     inner = InstantModel(
         tool_turn=response(
             function_call("get_weather", {"city": "Paris"}, call_id="call_w1", item_id="fc_w1"),
@@ -333,16 +337,24 @@ async def phase_e2e(rounds: int, warmup: int) -> dict[str, Any]:
             response_id="resp_final",
         ),
     )
-    cached = CachedModel(inner)
-    tools: list[Tool] = [get_weather, get_local_time]
-    instructions = "You are a concise travel assistant. Use the tools to answer."
-    settings = ModelSettings(temperature=0.2)
-    plain_agent = Agent(
-        name="travel", instructions=instructions, tools=tools, model=inner, model_settings=settings
+    return Agent(
+        name="travel",
+        instructions="You are a concise travel assistant. Use the tools to answer.",
+        tools=[get_weather, get_local_time],
+        model=inner,
+        model_settings=ModelSettings(temperature=0.2),
     )
+
+
+async def phase_e2e(rounds: int, warmup: int) -> dict[str, Any]:
+    progress(f"[1/4] end-to-end Runner.run: building agents, warm-up ({warmup} rounds)")
+    plain_agent = travel_agent()
+    inner = plain_agent.model
+    assert isinstance(inner, InstantModel)
+    cached = CachedModel(inner)
     cached_agent = plain_agent.clone(model=cached)
     fresh_agent = plain_agent.clone(model=FreshInstantModel(inner, warmup + rounds + 1))
-    question = "What's the weather and the local time in Paris right now?"
+    question = TRAVEL_QUESTION
 
     async def run_plain() -> object:
         return await Runner.run(plain_agent, question)
@@ -523,8 +535,9 @@ def conversation_20() -> list[TResponseInputItem]:
     ]
 
 
-async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
-    progress(f"[2/4] hit overhead (20 items, 5 tools): setup, warm-up ({warmup} rounds)")
+def support_call() -> tuple[InstantModel, tuple[Any, ...], dict[str, Any]]:
+    """Phase 2's call: an instant model, and ``get_response``'s positional and keyword
+    arguments for 20 input items and 5 tools."""
     final_text = (
         "Done! I emailed the details of ticket TCK-88123 to alex@example.com with "
         "sam@example.com in cc. Your order ORD-2024-001234 shows as delivered on 2 November; "
@@ -538,15 +551,38 @@ async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
         ),
         final_turn=response(assistant_message(final_text, item_id="msg_5"), response_id="resp_5"),
     )
-    cached = CachedModel(inner)
-    items = conversation_20()
-    assert len(items) == 20, len(items)
     tools: list[Tool] = [search_docs, lookup_order, create_ticket, send_email, get_weather]
     settings = ModelSettings(temperature=0.2)
     instructions = "You are a helpful support agent for an online electronics shop."
     handoffs: list[Handoff[Any, Any]] = []
-    args = (instructions, items, settings, tools, None, handoffs, ModelTracing.DISABLED)
+    args = (instructions, conversation_20(), settings, tools, None, handoffs, ModelTracing.DISABLED)
     kwargs: dict[str, Any] = {"previous_response_id": None, "conversation_id": None, "prompt": None}
+    return inner, args, kwargs
+
+
+def model_call(args: tuple[Any, ...], identity: dict[str, Any], config: CacheConfig) -> ModelCall:
+    """A fresh ModelCall for ``get_response``'s positional ``args`` (no server state, no
+    prompt), built as ``CachedModel._call`` builds it (``key`` is cached on it)."""
+    controls = current_controls()
+    return ModelCall(
+        *args,
+        None,
+        None,
+        None,
+        streamed=False,
+        model_identity=identity,
+        namespace=controls.namespace or config.namespace,
+        key_extras=config.key_extras,
+        controls=controls,
+    )
+
+
+async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
+    progress(f"[2/4] hit overhead (20 items, 5 tools): setup, warm-up ({warmup} rounds)")
+    inner, args, kwargs = support_call()
+    cached = CachedModel(inner)
+    instructions, items, settings, tools = args[:4]
+    assert len(items) == 20, len(items)
 
     await cached.get_response(*args, **kwargs)  # miss: fills the cache
     await cached.flush()
@@ -555,25 +591,7 @@ async def phase_hit(rounds: int, warmup: int) -> dict[str, Any]:
     config = cached.config
 
     def new_call() -> ModelCall:
-        """A fresh ModelCall, built as ``CachedModel._call`` builds it (``key`` is cached)."""
-        controls = current_controls()
-        return ModelCall(
-            system_instructions=instructions,
-            input=items,
-            model_settings=settings,
-            tools=tools,
-            output_schema=None,
-            handoffs=handoffs,
-            tracing=ModelTracing.DISABLED,
-            previous_response_id=None,
-            conversation_id=None,
-            prompt=None,
-            streamed=False,
-            model_identity=identity,
-            namespace=controls.namespace or config.namespace,
-            key_extras=config.key_extras,
-            controls=controls,
-        )
+        return model_call(args, identity, config)
 
     key = new_call().key
     raw = await cached.store.get(key)

@@ -68,80 +68,34 @@ Variant = Callable[[], Awaitable[None]]
 
 async def _variants(calls: int, runs: int) -> tuple[dict[str, Variant], Callable[[], None]]:
     """bench_core's two setups, and a check (run after the counting) that every hit was one."""
-    from agents import Agent, ModelSettings, Runner
-    from agents.models.interface import ModelTracing
-    from agents.testing import assistant_message, function_call
+    from agents import Runner
     from bench_core import (
-        InstantModel,
+        TRAVEL_QUESTION,
         SetupError,
-        conversation_20,
-        create_ticket,
-        get_local_time,
-        get_weather,
-        lookup_order,
-        response,
-        search_docs,
-        send_email,
+        model_call,
+        support_call,
+        travel_agent,
     )
 
     from agentcache import CachedModel, ModelCall
-    from agentcache.control import current_controls
     from agentcache.entry import decode
     from agentcache.keys import model_identity
     from agentcache.response import to_response
 
-    travel = InstantModel(
-        tool_turn=response(
-            function_call("get_weather", {"city": "Paris"}, call_id="call_w1", item_id="fc_w1"),
-            function_call(
-                "get_local_time", {"timezone": "Europe/Paris"}, call_id="call_t1", item_id="fc_t1"
-            ),
-            response_id="resp_tools",
-        ),
-        final_turn=response(
-            assistant_message("It is 18 °C and cloudy in Paris.", item_id="msg_final"),
-            response_id="resp_final",
-        ),
-    )
-    plain = Agent(
-        name="travel",
-        instructions="You are a concise travel assistant. Use the tools to answer.",
-        tools=[get_weather, get_local_time],
-        model=travel,
-        model_settings=ModelSettings(temperature=0.2),
-    )
-    cached_travel = CachedModel(travel)
+    plain, question = travel_agent(), TRAVEL_QUESTION
+    cached_travel = CachedModel(plain.model)  # type: ignore[arg-type]
     cached_agent = plain.clone(model=cached_travel)
-    question = "What's the weather and the local time in Paris right now?"
     await Runner.run(cached_agent, question)
     await cached_travel.flush()
 
-    inner = InstantModel(
-        tool_turn=response(
-            function_call("lookup_order", {"order_id": "X"}, call_id="call_z", item_id="fc_z"),
-            response_id="resp_unused",
-        ),
-        final_turn=response(assistant_message("Done.", item_id="msg_5"), response_id="resp_5"),
-    )
+    inner, args, kwargs = support_call()
     cached = CachedModel(inner)
-    items = conversation_20()
-    tools = [search_docs, lookup_order, create_ticket, send_email, get_weather]
-    settings = ModelSettings(temperature=0.2)
-    instructions = "You are a helpful support agent for an online electronics shop."
-    args = (instructions, items, settings, tools, None, [], ModelTracing.DISABLED)
-    kwargs: dict[str, Any] = {"previous_response_id": None, "conversation_id": None, "prompt": None}
     await cached.get_response(*args, **kwargs)
     await cached.flush()
     identity, config = model_identity(inner), cached.config
 
     def new_call() -> ModelCall:  # as CachedModel builds it
-        controls = current_controls()
-        return ModelCall(
-            instructions, items, settings, tools, None, [], ModelTracing.DISABLED, None, None,
-            None, streamed=False, model_identity=identity,
-            namespace=controls.namespace or config.namespace, key_extras=config.key_extras,
-            controls=controls,
-        )  # fmt: skip
+        return model_call(args, identity, config)
 
     key = new_call().key
     raw = await cached.store.get(key)
